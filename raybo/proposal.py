@@ -1,0 +1,142 @@
+"""One Bayesian-optimization step: trial records -> GP targets -> fit -> fantasies -> acquisition
+-> optimizer -> the next point. Also the surrogate's leave-one-out diagnostics.
+
+Notation: ``X_obs: (n, d)``, ``X_failed: (f, d)``, ``X_pending: (p, d)`` in [0, 1]^d; the GP is
+trained on ``(n + f)`` rows (failures imputed by ``targets.gp_targets``).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+from raybo.acquisition import ACQUISITIONS
+from raybo.fantasies import N_FANTASIES, base_samples, fantasize
+from raybo.optimize import maximize
+from raybo.space import CAT, SearchSpace
+from raybo.state import TrialState
+from raybo.surrogate import (
+    DTYPE,
+    FitError,
+    build_posterior,
+    fit_gp,
+    loo_predictions,
+)
+from raybo.targets import OutputTransform, gp_targets, to_minimize
+
+logger = logging.getLogger(__name__)
+
+N_BEST_SEEDS = 5  # best observed points whose neighbourhoods seed the acquisition optimizer
+MAX_EXACT = 400  # training rows for the exact GP; beyond it, a local subset (see _subset)
+N_GLOBAL_IN_SUBSET = 100  # rows of the subset spread over the whole history
+
+
+@dataclass
+class FitCache:
+    """Hyperparameters of the last fit, used to warm-start the next one (never persisted)."""
+
+    warm_state: dict[str, torch.Tensor] | None = None
+
+
+def _training_data(state: TrialState, space: SearchSpace, mode: str
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, OutputTransform, int]:
+    """``X: (n + f, d)``, GP targets ``z: (n + f,)``, ``X_pending``, transform and ``n``."""
+    X_obs, y, X_failed, X_pending = state.arrays(space.dim)
+    z, tf = gp_targets(to_minimize(y, mode), len(X_failed))
+    return np.vstack([X_obs, X_failed]), z, X_pending, tf, len(X_obs)
+
+
+def _subset(X: np.ndarray, z: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``MAX_EXACT`` rows: the ones nearest the incumbent (a trust region in the
+    spirit of TuRBO, Eriksson et al. 2019, where the acquisition's maximum almost always lies
+    late in a run) plus a random spread of the rest, so the global trend stays modelled."""
+    if len(X) <= MAX_EXACT:
+        return X, z
+    incumbent = X[int(np.argmin(z))]
+    near = np.argsort(np.linalg.norm(X - incumbent, axis=1), kind="stable")
+    n_local = MAX_EXACT - N_GLOBAL_IN_SUBSET
+    rest = near[n_local:]
+    spread = np.random.default_rng(seed).choice(rest, N_GLOBAL_IN_SUBSET, replace=False)
+    keep = np.sort(np.concatenate([near[:n_local], spread]))
+    return X[keep], z[keep]
+
+
+def propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, seed: int,
+            cache: FitCache, X_avoid: np.ndarray) -> np.ndarray | None:
+    """Next point ``x: (d,)`` maximizing the acquisition averaged over fantasies of the pending
+    trials, or None if no GP could be fitted (the caller then uses a quasi-random point)."""
+    # The matrices here are small (n <= MAX_EXACT): one thread is faster than several, and on
+    # a busy machine (trials on every core) spinning BLAS/OpenMP pools slow suggest 5-10x.
+    # Restored afterwards: both are process-wide settings.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            return _propose(state, space, mode, acquisition, seed, cache, X_avoid)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, seed: int,
+             cache: FitCache, X_avoid: np.ndarray) -> np.ndarray | None:
+    X, z, X_pending, _, n_obs = _training_data(state, space, mode)
+    X_best = X[:n_obs][np.argsort(z[:n_obs], kind="stable")[:N_BEST_SEEDS]]
+    X, z = _subset(X, z, seed)
+    cat_cols = [j for j, kind in enumerate(space.kinds) if kind == CAT]
+    Xt, zt = torch.as_tensor(X, dtype=DTYPE), torch.as_tensor(z, dtype=DTYPE)
+    try:
+        model = fit_gp(Xt, zt, cat_cols, cache.warm_state)
+        post = build_posterior(model, Xt, zt[:, None])
+        eps = base_samples(N_FANTASIES, len(X_pending), seed)
+        post = fantasize(post, torch.as_tensor(X_pending, dtype=DTYPE), eps)
+    except FitError as err:
+        warnings.warn(f"GPSearch: {err}; suggesting a quasi-random point instead", stacklevel=3)
+        cache.warm_state = None
+        return None
+    cache.warm_state = {k: v.clone() for k, v in model.state_dict().items()}
+    acq = ACQUISITIONS[acquisition]
+
+    def f(Xc: torch.Tensor) -> torch.Tensor:
+        mean, var = post.predict(Xc)
+        return acq(mean, var, post.best)
+
+    return maximize(f, space.dim, space.levels(), space.snap, seed, X_best=X_best,
+                    X_avoid=X_avoid)
+
+
+def loo_diagnostics(state: TrialState, space: SearchSpace, mode: str) -> dict[str, Any]:
+    """Leave-one-out predictions of the successful trials, in metric units (see
+    ``GPSearch.diagnostics``)."""
+    X_obs, y, _, _ = state.arrays(space.dim)
+    if len(y) < 3:
+        return {"n": int(len(y))}
+    y_min = to_minimize(y, mode)
+    tf = OutputTransform.fit(y_min)
+    Xt = torch.as_tensor(X_obs, dtype=DTYPE)
+    zt = torch.as_tensor(tf(y_min), dtype=DTYPE)
+    cat_cols = [j for j, kind in enumerate(space.kinds) if kind == CAT]
+    try:
+        post = build_posterior(fit_gp(Xt, zt, cat_cols), Xt, zt[:, None])
+    except FitError as err:
+        return {"n": int(len(y)), "error": str(err)}
+    with torch.no_grad():
+        mu, var = loo_predictions(post)
+    mu, sd = mu.numpy(), np.sqrt(var.numpy())
+    resid = (zt.numpy() - mu) / sd
+    sign = -1.0 if mode == "max" else 1.0
+    pred = sign * tf.inverse(mu)
+    pred_sd = np.abs(tf.inverse(mu + sd) - tf.inverse(mu - sd)) / 2
+    return {
+        "n": int(len(y)),
+        "loo_rmse": float(np.sqrt(np.mean((pred - y) ** 2))),
+        "loo_calibration": float(np.mean(np.abs(resid) <= 1.96)),
+        "observed": [float(v) for v in y],
+        "predicted": [float(v) for v in pred],
+        "predicted_std": [float(v) for v in pred_sd],
+    }

@@ -1,0 +1,293 @@
+"""``GPSearch``: the Ray Tune ``Searcher``. Tune glue and bookkeeping only; the maths lives in
+``targets``, ``surrogate``, ``fantasies``, ``acquisition`` and ``optimize``.
+
+Contract details this class relies on (verified against Ray 2.60):
+* Tune pickles the searcher when a ``Tuner`` is built, before it has a space: no torch objects
+  or locks are created in ``__init__``, and cached fits are dropped when pickling.
+* ``Tuner.restore`` does not call ``set_search_properties``: ``save``/``restore`` persist the
+  space, metric, mode, every trial record and the seed in a versioned plain-data dict.
+* ``set_max_concurrency`` returns True and the limit is enforced here, so ``ConcurrencyLimiter``
+  forwards every call (otherwise it drops completions of retried trials).
+* Results for trial ids this searcher never issued (``restart_errored=True``) are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+import warnings
+from typing import Any
+
+import numpy as np
+from ray.tune.search import Searcher
+from scipy.stats import qmc
+
+from raybo.proposal import FitCache, loo_diagnostics, propose
+from raybo.space import SearchSpace
+from raybo.state import TrialState
+
+logger = logging.getLogger(__name__)
+
+ACQUISITION_NAMES = ("logei", "ei", "pi", "ucb")
+N_INITIAL_MIN, N_INITIAL_MAX = 5, 20  # default initial design: clip(2 * d, 5, 20) Sobol points
+STATE_FORMAT = "raybo.GPSearch"
+STATE_VERSION = 1
+
+
+class GPSearch(Searcher):
+    """Gaussian-process Bayesian optimization with fantasized pending trials.
+
+    Args:
+        space: Tune search space (nested dict of Tune domains); usually left out and taken
+            from Tune's ``config``/``param_space`` instead.
+        metric: Result key to optimize; may come from ``tune.run``/``TuneConfig`` instead.
+        mode: ``"min"`` or ``"max"``; may come from ``tune.run``/``TuneConfig`` instead.
+        points_to_evaluate: Configs (nested or '/'-flattened dicts) to try first, in order.
+        evaluated_rewards: Metric values already known for ``points_to_evaluate``: those points
+            become observations instead of being run.
+        n_initial: Number of results gathered from ``points_to_evaluate`` and a scrambled Sobol
+            design before the GP is used; default ``clip(2 * dim, 5, 20)``.
+        acquisition: ``"logei"`` (default, numerically stable log expected improvement),
+            ``"ei"``, ``"pi"`` or ``"ucb"``.
+        seed: Makes the suggestion sequence reproducible for the same sequence of results.
+        max_concurrent: Most trials pending at once; ``suggest`` returns None at the limit.
+            Tune's ``max_concurrent_trials`` sets it too.
+    """
+
+    def __init__(
+        self,
+        space: dict[str, Any] | None = None,
+        metric: str | None = None,
+        mode: str | None = None,
+        *,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        evaluated_rewards: list[float] | None = None,
+        n_initial: int | None = None,
+        acquisition: str = "logei",
+        seed: int | None = None,
+        max_concurrent: int | None = None,
+    ):
+        _check_choice("mode", mode, ("min", "max"), allow_none=True)
+        _check_choice("acquisition", acquisition, ACQUISITION_NAMES)
+        if metric is not None and not isinstance(metric, str):
+            raise ValueError(f"metric must be a result key (str), got {metric!r}")
+        _check_positive_int("n_initial", n_initial)
+        _check_positive_int("max_concurrent", max_concurrent)
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        if points_to_evaluate is not None and not all(
+                isinstance(p, dict) for p in points_to_evaluate):
+            raise ValueError("points_to_evaluate must be a list of config dicts")
+        if evaluated_rewards is not None and (
+                points_to_evaluate is None or len(evaluated_rewards) != len(points_to_evaluate)):
+            raise ValueError(
+                "evaluated_rewards must have one value per entry of points_to_evaluate "
+                f"(got {len(evaluated_rewards)} rewards for "
+                f"{len(points_to_evaluate or [])} points)")
+        super().__init__(metric=metric, mode=mode)
+        self._acquisition = acquisition
+        self._n_initial = n_initial
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**31)
+        self._seed = int(seed)
+        self._max_concurrent = max_concurrent
+        self._queue: list[dict[str, Any]] = list(points_to_evaluate or [])
+        self._rewards = list(evaluated_rewards) if evaluated_rewards is not None else None
+        self._state = TrialState()
+        self._sobol_index = 0
+        self._n_evaluated = 0
+        self._space_config: dict[str, Any] | None = None
+        self._space: SearchSpace | None = None
+        self._fit_cache: Any = None  # last GP fit: warm start and diagnostics; never pickled
+        if space is not None:
+            self._set_space(space)
+
+    # -- Tune's Searcher API ---------------------------------------------------------------
+    def set_search_properties(self, metric: str | None, mode: str | None,
+                              config: dict[str, Any], **spec: Any) -> bool:
+        if self._space is not None:
+            return False  # like Ray's searchers: a space given twice is an error Tune reports
+        if mode is not None:
+            _check_choice("mode", mode, ("min", "max"))
+        self._metric = self._metric or metric
+        self._mode = self._mode or mode
+        if config:
+            self._set_space(config)
+        return True
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        _check_positive_int("max_concurrent", max_concurrent)
+        self._max_concurrent = max_concurrent
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        space = self._require_ready()
+        if self._max_concurrent and self._state.n_pending >= self._max_concurrent:
+            return None
+        x = self._next_point(space)
+        config = space.decode(x)
+        self._state.add_pending(trial_id, config, space.encode(config))
+        return config
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        y = None if error else self._metric_value(result)
+        if not self._state.complete(trial_id, y):
+            logger.debug("GPSearch: ignoring result of unknown trial %s", trial_id)
+
+    def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
+                            error: bool = False, pruned: bool = False,
+                            intermediate_values: list[float] | None = None) -> None:
+        space = self._require_ready()
+        x = space.encode(parameters)
+        self._n_evaluated += 1
+        self._state.add_observation(f"__evaluated_{self._n_evaluated}", space.decode(x), x,
+                                    None if error else _as_float(value))
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.get_state(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.set_state(pickle.load(f))
+
+    def get_state(self) -> dict[str, Any]:
+        """Plain-data, versioned state: everything needed to continue, no torch objects."""
+        return {
+            "format": STATE_FORMAT, "version": STATE_VERSION,
+            "space": self._space_config, "metric": self._metric, "mode": self._mode,
+            "acquisition": self._acquisition, "n_initial": self._n_initial, "seed": self._seed,
+            "max_concurrent": self._max_concurrent, "queue": self._queue,
+            "rewards": self._rewards, "sobol_index": self._sobol_index,
+            "n_evaluated": self._n_evaluated, "trials": self._state.to_dict(),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"not a GPSearch state of version {STATE_VERSION}: format="
+                f"{state.get('format')!r}, version={state.get('version')!r}")
+        self._metric, self._mode = state["metric"], state["mode"]
+        self._acquisition, self._n_initial = state["acquisition"], state["n_initial"]
+        self._seed, self._max_concurrent = state["seed"], state["max_concurrent"]
+        self._queue, self._rewards = list(state["queue"]), state["rewards"]
+        self._sobol_index, self._n_evaluated = state["sobol_index"], state["n_evaluated"]
+        self._space_config, self._space = None, None
+        if state["space"] is not None:
+            self._set_space(state["space"], seed_queue=False)
+        self._state = TrialState.from_dict(state["trials"])
+        self._fit_cache = None  # refitted lazily at the next suggest
+
+    def __getstate__(self) -> dict[str, Any]:
+        d = self.__dict__.copy()
+        d["_fit_cache"] = None  # torch objects are rebuilt, never pickled
+        return d
+
+    # -- public extras ---------------------------------------------------------------------
+    @property
+    def n_pending(self) -> int:
+        """Trials suggested and not yet completed."""
+        return self._state.n_pending
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Leave-one-out check of the surrogate on the observed trials, in metric units.
+
+        ``loo_rmse``: RMSE of each observation predicted from all the others; ``loo_calibration``:
+        fraction of standardized LOO residuals within +-1.96 (about 0.95 when the GP's
+        uncertainty is honest). ``{"n": 0}`` with fewer than 3 successful observations.
+        """
+        return loo_diagnostics(self._state, self._require_ready(), self._mode)
+
+    # -- internals -------------------------------------------------------------------------
+    def _set_space(self, config: dict[str, Any], seed_queue: bool = True) -> None:
+        self._space = SearchSpace(config)
+        self._space_config = config
+        if seed_queue and self._rewards is not None:  # known points become observations
+            for point, reward in zip(self._queue, self._rewards):
+                self.add_evaluated_point(point, reward)
+            self._queue, self._rewards = [], None
+
+    def _require_ready(self) -> SearchSpace:
+        if self._space is None:
+            raise RuntimeError(
+                "GPSearch has no search space: pass space= to GPSearch or a config/param_space "
+                "of Tune domains to tune.run/Tuner")
+        if not self._metric or not self._mode:
+            raise RuntimeError(
+                "GPSearch needs metric and mode (mode 'min' or 'max'): pass them to GPSearch or "
+                "to tune.run/TuneConfig")
+        return self._space
+
+    @property
+    def _n_initial_effective(self) -> int:
+        if self._n_initial is not None:
+            return self._n_initial
+        return int(np.clip(2 * self._space.dim, N_INITIAL_MIN, N_INITIAL_MAX))
+
+    def _metric_value(self, result: dict[str, Any] | None) -> float | None:
+        if result is None or self._metric not in result:
+            if result is not None:
+                warnings.warn(f"GPSearch: metric {self._metric!r} missing from a trial result "
+                              f"(keys: {sorted(result)[:10]}); the trial counts as failed",
+                              stacklevel=2)
+            return None
+        return _as_float(result[self._metric])
+
+    def _next_point(self, space: SearchSpace) -> np.ndarray:
+        X_all = self._all_x(space)
+        if self._queue:
+            rng = np.random.default_rng([self._seed, len(self._state.records)])
+            return space.encode_partial(self._queue.pop(0), fill=rng.random(space.dim))
+        n_done = len(self._state.arrays(space.dim)[1])
+        if n_done < self._n_initial_effective:
+            return self._sobol_point(space, X_all)
+        if self._fit_cache is None:
+            self._fit_cache = FitCache()
+        x = propose(self._state, space, self._mode, self._acquisition, seed=self._step_seed(),
+                    cache=self._fit_cache, X_avoid=X_all)
+        return x if x is not None else self._sobol_point(space, X_all)
+
+    def _step_seed(self) -> int:
+        return int(np.random.SeedSequence([self._seed, len(self._state.records)])
+                   .generate_state(1)[0])
+
+    def _all_x(self, space: SearchSpace) -> np.ndarray:
+        xs = [r.x for r in self._state.records.values()]
+        return np.array(xs, dtype=float).reshape(len(xs), space.dim)
+
+    def _sobol_point(self, space: SearchSpace, X_avoid: np.ndarray) -> np.ndarray:
+        """Next point of one scrambled Sobol sequence per seed, skipping already-seen configs."""
+        sobol = qmc.Sobol(space.dim, scramble=True, seed=self._seed)
+        if self._sobol_index:
+            sobol.fast_forward(self._sobol_index)
+        for _ in range(64):
+            self._sobol_index += 1
+            x = space.snap(sobol.random(1))[0]
+            if not (len(X_avoid) and (np.abs(X_avoid - x).max(axis=1) < 1e-9).any()):
+                return x
+        return x  # a small discrete space is exhausted: repeat rather than stall
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        y = float(value)
+    except (TypeError, ValueError):
+        return None
+    return y if math.isfinite(y) else None
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...], allow_none: bool = False):
+    if value is None and allow_none:
+        return
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+

@@ -1,0 +1,87 @@
+"""The searcher's memory: one record per trial id, small, explicit and versioned.
+
+A record holds the suggested config, its encoding ``x: (d,)`` in the unit cube, the raw metric
+value ``y`` (as reported, before any sign flip) and a status. Everything the GP needs is derived:
+``X_obs: (n, d)``, ``y_obs: (n,)``, ``X_failed: (f, d)``, ``X_pending: (p, d)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+STATE_VERSION = 1
+
+
+@dataclass
+class Record:
+    config: dict[str, Any]
+    x: list[float]
+    status: str = PENDING
+    y: float | None = None
+
+
+@dataclass
+class TrialState:
+    """Records keyed by trial id, in the order they were created."""
+
+    records: dict[str, Record] = field(default_factory=dict)
+
+    def add_pending(self, trial_id: str, config: dict[str, Any], x: np.ndarray) -> None:
+        self.records[trial_id] = Record(config, [float(v) for v in x])
+
+    def complete(self, trial_id: str, y: float | None) -> bool:
+        """Store a result; a missing or non-finite ``y`` marks the trial failed.
+        Returns False (and changes nothing) for ids this state never issued."""
+        rec = self.records.get(trial_id)
+        if rec is None:
+            return False
+        if y is None or not math.isfinite(y):
+            rec.status, rec.y = FAILED, None
+        else:
+            rec.status, rec.y = DONE, float(y)
+        return True
+
+    def add_observation(self, trial_id: str, config: dict[str, Any], x: np.ndarray,
+                        y: float | None) -> None:
+        self.add_pending(trial_id, config, x)
+        self.complete(trial_id, y)
+
+    def _select(self, status: str) -> list[Record]:
+        return [r for r in self.records.values() if r.status == status]
+
+    def arrays(self, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(X_obs (n, d), y_obs (n,), X_failed (f, d), X_pending (p, d))`` as float64."""
+        done, failed, pending = self._select(DONE), self._select(FAILED), self._select(PENDING)
+
+        def mat(rs: list[Record]) -> np.ndarray:
+            return np.array([r.x for r in rs], dtype=float).reshape(len(rs), d)
+
+        y = np.array([r.y for r in done], dtype=float)
+        return mat(done), y, mat(failed), mat(pending)
+
+    @property
+    def n_pending(self) -> int:
+        return len(self._select(PENDING))
+
+    @property
+    def n_finished(self) -> int:
+        """Trials with a result, good or failed."""
+        return sum(r.status != PENDING for r in self.records.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION,
+                "records": {k: asdict(r) for k, r in self.records.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialState:
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"searcher state version {data.get('version')!r} is not supported "
+                f"(expected {STATE_VERSION})"
+            )
+        return cls({k: Record(**r) for k, r in data["records"].items()})

@@ -1,0 +1,205 @@
+"""The GP surrogate: a GPyTorch exact GP fitted by MAP, and its closed-form posterior.
+
+Notation: ``X: (n, d)`` in [0, 1]^d, ``z: (n,)`` standardized targets (to minimize), candidate
+points ``Xc: (b, d)``. ``cat_cols`` lists the categorical columns; all others are continuous or
+integer (cell-centre encoded, see ``space.py``) and share a Matern-5/2 ARD kernel.
+
+Kernel: Matern-5/2 ARD (continuous/integer columns) x exponentiated Hamming (categorical
+columns), unit signal variance because targets are standardized (as BoTorch does since 0.12).
+Priors follow Hvarfner et al. 2024 ("Vanilla BO performs great at high dimensions"): lengthscales
+LogNormal(sqrt(2) + log(d) / 2, sqrt(3)), so the prior lengthscale grows like sqrt(d) and high-d
+spaces are not modelled as noise; noise LogNormal(-4, 1) with a floor of 1e-4.
+
+The posterior is computed here from one Cholesky factor rather than through GPyTorch's
+prediction caches, so that fantasies (``fantasies.py``) can reuse it for many target columns at
+once and gradients flow to ``Xc``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gpytorch
+import torch
+from gpytorch.constraints import GreaterThan
+from gpytorch.priors import LogNormalPrior
+from linear_operator.utils.errors import NotPSDError
+
+logger = logging.getLogger(__name__)
+
+DTYPE = torch.float64
+NOISE_FLOOR = 1e-4  # BoTorch's MIN_INFERRED_NOISE_LEVEL: keeps K well conditioned on standardized z
+LENGTHSCALE_FLOOR = 2.5e-2  # below ~1/40 of the unit cube a GP can only interpolate noise
+JITTERS = (0.0, 1e-8, 1e-6, 1e-4)  # tried in turn when a Cholesky factorization fails
+FIT_MAX_ITER = 80  # L-BFGS iterations from defaults; warm starts converge in far fewer
+WARM_MAX_ITER = 25
+
+
+class FitError(RuntimeError):
+    """No usable GP could be fitted; the caller falls back to a quasi-random point."""
+
+
+class CategoricalKernel(gpytorch.kernels.Kernel):
+    """k(x, x') = exp(-mean_j [x_j != x'_j] / l_j): an ARD overlap (Hamming) kernel."""
+
+    has_lengthscale = True
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params: Any):
+        delta = ((x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs() > 1e-6).to(x1.dtype)
+        k = torch.exp(-(delta / self.lengthscale.unsqueeze(-2)).mean(-1))
+        return k.diagonal(dim1=-2, dim2=-1) if diag else k
+
+
+class ExactGP(gpytorch.models.ExactGP):
+    def __init__(self, X: torch.Tensor, z: torch.Tensor, cat_cols: list[int]):
+        likelihood = gpytorch.likelihoods.GaussianLikelihood(
+            noise_prior=LogNormalPrior(-4.0, 1.0),
+            noise_constraint=GreaterThan(NOISE_FLOOR, initial_value=math.exp(-5.0)),
+        )
+        super().__init__(X, z, likelihood)
+        d = X.shape[-1]
+        cont_cols = [j for j in range(d) if j not in cat_cols]
+        ls_prior = LogNormalPrior(math.sqrt(2) + 0.5 * math.log(d), math.sqrt(3))
+        ls_mode = math.exp(ls_prior.loc.item() - ls_prior.scale.item() ** 2)
+        kernels = []
+        if cont_cols:
+            kernels.append(gpytorch.kernels.MaternKernel(
+                nu=2.5, ard_num_dims=len(cont_cols), active_dims=cont_cols,
+                lengthscale_prior=ls_prior,
+                lengthscale_constraint=GreaterThan(LENGTHSCALE_FLOOR, initial_value=ls_mode)))
+        if cat_cols:
+            kernels.append(CategoricalKernel(
+                ard_num_dims=len(cat_cols), active_dims=cat_cols,
+                lengthscale_constraint=GreaterThan(1e-2, initial_value=1.0)))
+        self.mean_module = gpytorch.means.ConstantMean()
+        self.covar_module = kernels[0] if len(kernels) == 1 else gpytorch.kernels.ProductKernel(
+            *kernels)
+        self.to(DTYPE)
+
+    def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
+        return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+
+@dataclass
+class Posterior:
+    """Closed-form GP posterior for ``m`` target columns sharing one input set.
+
+    ``X: (n, d)``, ``L: (n, n)`` lower Cholesky factor of K + noise I, ``alpha: (n, m)`` =
+    (K + noise I)^-1 (Y - c), ``best: (m,)`` incumbent (lowest target) per column.
+    """
+
+    model: ExactGP
+    X: torch.Tensor
+    Y: torch.Tensor
+    L: torch.Tensor
+    alpha: torch.Tensor
+    best: torch.Tensor
+
+    @property
+    def noise(self) -> float:
+        return float(self.model.likelihood.noise.item())
+
+    @property
+    def constant(self) -> float:
+        return float(self.model.mean_module.constant.item())
+
+    def kernel(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+        with gpytorch.settings.lazily_evaluate_kernels(False):
+            return self.model.covar_module(A, B).to_dense()
+
+    def predict(self, Xc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean ``(m, b)`` and latent variance ``(b,)`` at ``Xc: (b, d)``; differentiable in Xc."""
+        Kc = self.kernel(Xc, self.X)  # (b, n)
+        mean = self.constant + (Kc @ self.alpha).T
+        v = torch.linalg.solve_triangular(self.L, Kc.T, upper=False)  # (n, b)
+        var = (1.0 - (v * v).sum(0)).clamp_min(1e-12)  # prior variance is 1 (no outputscale)
+        return mean, var
+
+
+def build_posterior(model: ExactGP, X: torch.Tensor, Y: torch.Tensor) -> Posterior:
+    """Factorize K + noise I for inputs ``X: (n, d)`` and targets ``Y: (n, m)``."""
+    with torch.no_grad():
+        K = model.covar_module(X).to_dense()
+    noise = float(model.likelihood.noise.item())
+    L = _cholesky(K + noise * torch.eye(len(X), dtype=DTYPE))
+    c = float(model.mean_module.constant.item())
+    alpha = torch.cholesky_solve(Y - c, L)
+    return Posterior(model, X, Y, L, alpha, Y.min(0).values)
+
+
+def _cholesky(A: torch.Tensor) -> torch.Tensor:
+    scale = float(A.diagonal().mean()) if A.numel() else 1.0
+    for jitter in JITTERS:
+        L, info = torch.linalg.cholesky_ex(A + jitter * scale * torch.eye(len(A), dtype=A.dtype))
+        if int(info) == 0:
+            if jitter:
+                logger.warning("GP covariance was not positive definite; added jitter %.0e", jitter)
+            return L
+    raise FitError("kernel matrix is not positive definite even with jitter")
+
+
+def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
+           warm_state: dict[str, torch.Tensor] | None = None) -> ExactGP:
+    """MAP fit of the GP hyperparameters with L-BFGS.
+
+    Fallback chain (each step logged): optimize from ``warm_state`` (a previous fit's
+    ``state_dict``) -> optimize from the prior defaults -> keep the previous hyperparameters
+    unoptimized -> keep the defaults; raises ``FitError`` only if even that is unusable.
+    """
+    starts = [warm_state, None] if warm_state is not None else [None]
+    attempts = [(s, True) for s in starts] + [(s, False) for s in starts]
+    last_error: Exception | None = None
+    for state, optimize in attempts:
+        model = ExactGP(X, z, cat_cols)
+        if state is not None:
+            try:
+                model.load_state_dict(state)
+            except (RuntimeError, KeyError) as err:  # e.g. columns changed: start from defaults
+                last_error = err
+                continue
+        try:
+            if optimize:
+                _optimize_mll(model, WARM_MAX_ITER if state is not None else FIT_MAX_ITER)
+        except (NotPSDError, torch.linalg.LinAlgError, ValueError) as err:
+            last_error = err
+            logger.warning("GP fit failed (%s); trying the next fallback", err)
+            continue
+        if all(torch.isfinite(p).all() for p in model.parameters()):
+            model.eval()
+            return model
+        last_error = ValueError("non-finite hyperparameters")
+    raise FitError(f"GP fit failed: {last_error}")
+
+
+def _optimize_mll(model: ExactGP, max_iter: int) -> None:
+    model.train()
+    mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-6, tolerance_change=1e-9)
+    X, z = model.train_inputs[0], model.train_targets
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        with gpytorch.settings.max_cholesky_size(10_000):
+            loss = -mll(model(X), z)
+        if not torch.isfinite(loss):
+            raise ValueError("non-finite marginal likelihood")
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+
+
+def loo_predictions(post: Posterior) -> tuple[torch.Tensor, torch.Tensor]:
+    """Leave-one-out mean and predictive variance ``(n,)`` for the first target column, in closed
+    form (Rasmussen & Williams 2006, eq. 5.12): mu_i = y_i - a_i / [K^-1]_ii, var_i = 1 / [K^-1]_ii.
+    """
+    n = len(post.X)
+    Kinv = torch.cholesky_solve(torch.eye(n, dtype=DTYPE), post.L)
+    d = Kinv.diagonal()
+    y = post.Y[:, 0]
+    return y - post.alpha[:, 0] / d, 1.0 / d

@@ -1,0 +1,88 @@
+"""Metric values -> GP targets: one sign flip, failure imputation, robust warping, standardization.
+
+Inside raybo everything is minimized: ``mode="max"`` flips the sign once, here. Validation losses
+often span orders of magnitude, and a GP that only standardizes them spends its capacity on the
+worst trials; a Yeo-Johnson power transform (as in HEBO, Cowen-Rivers et al. 2022), fitted by
+maximum likelihood on the standardized values, compresses the bad tail while keeping the order.
+
+Failed trials (error, NaN/inf, metric missing) get the worst transformed value seen: that keeps
+the GP finite and steers the search away from regions that crash, without inventing a value
+beyond the observed range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+MIN_STD = 1e-12  # below this the observed values are treated as constant
+LAMBDA_BOUNDS = (-2.0, 3.0)  # keeps the power transform invertible and tame on tiny samples
+
+
+def to_minimize(y: np.ndarray, mode: str) -> np.ndarray:
+    """Raw metric values -> values to minimize."""
+    return -np.asarray(y, dtype=float) if mode == "max" else np.asarray(y, dtype=float)
+
+
+@dataclass(frozen=True)
+class OutputTransform:
+    """z = (YJ_lambda((y - mu) / sigma) - m) / s, fitted on the values to minimize ``y: (n,)``."""
+
+    mu: float
+    sigma: float
+    lam: float | None  # None: no power transform (too few points or constant values)
+    m: float
+    s: float
+
+    @classmethod
+    def fit(cls, y: np.ndarray) -> OutputTransform:
+        y = np.asarray(y, dtype=float)
+        if y.size == 0:
+            return cls(0.0, 1.0, None, 0.0, 1.0)
+        mu, sigma = float(y.mean()), float(y.std())
+        if y.size < 3 or sigma < MIN_STD * max(1.0, abs(mu)):
+            return cls(mu, 1.0 if sigma < MIN_STD * max(1.0, abs(mu)) else sigma, None, 0.0, 1.0)
+        u = (y - mu) / sigma
+        lam = float(np.clip(stats.yeojohnson_normmax(u), *LAMBDA_BOUNDS))
+        w = stats.yeojohnson(u, lmbda=lam)
+        s = float(w.std())
+        if not np.isfinite(s) or s < MIN_STD:
+            return cls(mu, sigma, None, 0.0, 1.0)
+        return cls(mu, sigma, lam, float(w.mean()), s)
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        u = (np.asarray(y, dtype=float) - self.mu) / self.sigma
+        if self.lam is None:
+            return u
+        return (stats.yeojohnson(u, lmbda=self.lam) - self.m) / self.s
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, dtype=float)
+        u = z if self.lam is None else _yeojohnson_inverse(z * self.s + self.m, self.lam)
+        return u * self.sigma + self.mu
+
+
+def _yeojohnson_inverse(w: np.ndarray, lam: float) -> np.ndarray:
+    """Inverse of ``scipy.stats.yeojohnson`` (scipy has none); clipped to the transform's range."""
+    out = np.empty_like(w)
+    pos = w >= 0
+    if abs(lam) < 1e-12:
+        out[pos] = np.expm1(w[pos])
+    else:
+        out[pos] = np.power(np.maximum(w[pos] * lam + 1, 1e-300), 1 / lam) - 1
+    if abs(lam - 2) < 1e-12:
+        out[~pos] = -np.expm1(-w[~pos])
+    else:
+        out[~pos] = 1 - np.power(np.maximum(1 - (2 - lam) * w[~pos], 1e-300), 1 / (2 - lam))
+    return out
+
+
+def gp_targets(y_min: np.ndarray, n_failed: int) -> tuple[np.ndarray, OutputTransform]:
+    """Finite values to minimize ``y_min: (n,)`` plus ``n_failed`` failures -> GP targets
+    ``(n + n_failed,)`` (observed first) and the transform used."""
+    tf = OutputTransform.fit(y_min)
+    z = tf(y_min)
+    worst = float(z.max()) if z.size else 0.0
+    return np.concatenate([z, np.full(n_failed, worst)]), tf
