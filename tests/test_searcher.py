@@ -1,0 +1,213 @@
+"""GPSearch through Tune's Searcher API, driven directly (raybo/searcher.py).
+
+Ray integration through tune.run / Tuner lives in tests/test_tune_integration.py."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from ray import tune
+
+from raybo import GPSearch
+
+ALL_DOMAINS = {
+    "u": tune.uniform(-1, 1), "qu": tune.quniform(0, 1, 0.1), "lu": tune.loguniform(1e-5, 1),
+    "qlu": tune.qloguniform(1e-3, 1, 1e-3), "ri": tune.randint(0, 5),
+    "lri": tune.lograndint(1, 100), "qri": tune.qrandint(0, 20, 5),
+    "qlri": tune.qlograndint(8, 256, 8), "c": tune.choice(["a", "b", ("__ref_ph", "ab12")]),
+    "nested": {"x": tune.uniform(0, 1), "k": 7},
+}
+
+
+def in_domain(c: dict) -> bool:
+    return (-1 <= c["u"] <= 1 and 0 <= c["qu"] <= 1 and abs(c["qu"] * 10 - round(c["qu"] * 10)) < 1e-9
+            and 1e-5 <= c["lu"] <= 1 and 1e-3 <= c["qlu"] <= 1
+            and abs(c["qlu"] * 1e3 - round(c["qlu"] * 1e3)) < 1e-6
+            and c["ri"] in range(0, 5) and c["lri"] in range(1, 100) and c["qri"] in (0, 5, 10, 15, 20)
+            and c["qlri"] in range(8, 257, 8) and c["c"] in ("a", "b", ("__ref_ph", "ab12"))
+            and 0 <= c["nested"]["x"] <= 1 and c["nested"]["k"] == 7)
+
+
+def objective(c: dict) -> float:
+    return (c["u"] - 0.3) ** 2 + math.log10(c["lu"]) ** 2 / 25 + (c["ri"] - 2) ** 2 / 4 + (
+        c["c"] != "b") + (c["nested"]["x"] - 0.5) ** 2
+
+
+def run(searcher: GPSearch, n: int, workers: int = 1, f=objective, key: str = "loss"):
+    """Drive a searcher with ``workers`` trials in flight; returns the configs in order."""
+    configs, pending = [], []
+    for i in range(n):
+        c = searcher.suggest(f"t{i}")
+        assert c is not None
+        configs.append(c)
+        pending.append((f"t{i}", c))
+        if len(pending) >= workers:
+            tid, cfg = pending.pop(0)
+            searcher.on_trial_complete(tid, {key: f(cfg)})
+    return configs
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"mode": "minimize"}, "mode must be one of 'min', 'max'"),
+    ({"acquisition": "qei"}, "acquisition must be one of 'logei', 'ei', 'pi', 'ucb'"),
+    ({"n_initial": -1}, "n_initial must be a positive int"),
+    ({"n_initial": 2.5}, "n_initial must be a positive int"),
+    ({"max_concurrent": 0}, "max_concurrent must be a positive int"),
+    ({"seed": -3}, "seed must be a non-negative int"),
+    ({"metric": 3}, "metric must be a result key"),
+    ({"points_to_evaluate": [{"u": 0}], "evaluated_rewards": [1, 2]},
+     "evaluated_rewards must have one value per entry of points_to_evaluate"),
+    ({"points_to_evaluate": [3]}, "points_to_evaluate must be a list of config dicts"),
+])
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GPSearch(**kwargs)
+
+
+def test_unsupported_domain_fails_before_any_trial():
+    with pytest.raises(ValueError, match="'n': Normal"):
+        GPSearch({"n": tune.randn()}, metric="m", mode="min")
+
+
+def test_missing_space_metric_or_mode_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="no search space"):
+        GPSearch(metric="m", mode="min").suggest("a")
+    with pytest.raises(RuntimeError, match="needs metric and mode"):
+        GPSearch({"u": tune.uniform(0, 1)}).suggest("a")
+
+
+def test_set_search_properties_contract():
+    s = GPSearch()
+    assert s.set_search_properties("m", "max", {"u": tune.uniform(0, 1)}) is True
+    assert (s.metric, s.mode) == ("m", "max")
+    assert s.set_search_properties("m", "max", {"u": tune.uniform(0, 1)}) is False  # space twice
+    assert 0 <= s.suggest("a")["u"] <= 1
+
+
+def test_thousand_suggestions_stay_in_domain_for_every_type():
+    s = GPSearch(ALL_DOMAINS, metric="loss", mode="min", n_initial=2000, seed=0)
+    configs = [s.suggest(f"t{i}") for i in range(1000)]
+    assert all(in_domain(c) for c in configs)
+
+
+def test_gp_suggestions_in_domain_distinct_and_improving_with_failures():
+    s = GPSearch(ALL_DOMAINS, metric="loss", mode="min", seed=1, n_initial=8)
+    configs = []
+    for i in range(30):
+        c = s.suggest(f"t{i}")
+        configs.append(c)
+        if i % 6 == 5:
+            s.on_trial_complete(f"t{i}", {"loss": [math.nan, math.inf, None][i % 3]})
+        elif i % 7 == 6:
+            s.on_trial_complete(f"t{i}", None, error=True)
+        elif i % 10 == 9:
+            s.on_trial_complete(f"t{i}", {"other": 1.0})  # metric missing
+        else:
+            s.on_trial_complete(f"t{i}", {"loss": objective(c)})
+    assert all(in_domain(c) for c in configs)
+    assert len({repr(c) for c in configs}) == len(configs)  # failed points not re-proposed
+    first, later = configs[:8], configs[8:]
+    assert min(map(objective, later)) < min(map(objective, first))
+
+
+def test_results_for_unknown_ids_are_ignored():
+    s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0)
+    s.suggest("a")
+    s.on_trial_complete("retried-trial-id", {"loss": 1.0})
+    s.on_trial_complete("another", None, error=True)
+    assert s.n_pending == 1 and len(s.get_state()["trials"]["records"]) == 1
+
+
+def test_points_to_evaluate_first_then_sobol_then_gp_and_rewards_as_observations():
+    space = {"u": tune.uniform(0, 1), "c": tune.choice(["a", "b"])}
+    s = GPSearch(space, metric="loss", mode="min", seed=0, n_initial=4,
+                 points_to_evaluate=[{"u": 0.25, "c": "b"}, {"u": 0.75}])
+    assert s.suggest("0") == {"u": 0.25, "c": "b"}
+    assert s.suggest("1")["u"] == 0.75  # missing keys are filled in
+    known = GPSearch(space, metric="loss", mode="min", seed=0,
+                     points_to_evaluate=[{"u": 0.1, "c": "a"}, {"u": 0.9, "c": "b"}],
+                     evaluated_rewards=[1.0, 2.0])
+    assert known.n_pending == 0 and len(known.get_state()["trials"]["records"]) == 2
+    assert known.suggest("x") not in ({"u": 0.1, "c": "a"}, {"u": 0.9, "c": "b"})
+
+
+def test_max_concurrency_is_enforced_by_the_searcher():
+    s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0)
+    assert s.set_max_concurrency(2) is True
+    assert s.suggest("a") and s.suggest("b") and s.suggest("c") is None
+    s.on_trial_complete("a", {"loss": 0.5})
+    assert s.suggest("c") is not None
+
+
+def test_same_seed_same_suggestions_other_seed_others():
+    runs = [run(GPSearch(ALL_DOMAINS, metric="loss", mode="min", seed=seed, n_initial=5), 12,
+                workers=3) for seed in (7, 7, 8)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_pending_points_are_diverse():
+    """Eight workers asking at once after the design: fantasies must spread the batch out."""
+    s = GPSearch({"a": tune.uniform(0, 1), "b": tune.uniform(0, 1)}, metric="f", mode="min",
+                 seed=0, n_initial=6)
+    run(s, 6, f=lambda c: (c["a"] - 0.5) ** 2 + (c["b"] - 0.5) ** 2, key="f")
+    batch = np.array([[c["a"], c["b"]] for c in (s.suggest(f"p{i}") for i in range(8))])
+    dists = np.linalg.norm(batch[:, None] - batch[None], axis=-1)[np.triu_indices(8, 1)]
+    assert dists.min() > 0.01
+
+
+def test_mode_max_maximizes():
+    f = lambda c: -((c["u"] - 0.8) ** 2)  # noqa: E731
+    s = GPSearch({"u": tune.uniform(0, 1)}, metric="acc", mode="max", seed=0, n_initial=5)
+    configs = run(s, 15, f=f, key="acc")
+    assert abs(max(configs, key=f)["u"] - 0.8) < 0.02
+
+
+def test_save_restore_into_fresh_searcher_without_set_search_properties(tmp_path):
+    s = GPSearch(metric="loss", mode="min", seed=3, n_initial=4)
+    s.set_search_properties(None, None, ALL_DOMAINS)
+    run(s, 8, workers=3)  # leaves two trials pending
+    path = str(tmp_path / "searcher.pkl")
+    s.save(path)
+    fresh = GPSearch()
+    fresh.restore(path)
+    assert (fresh.metric, fresh.mode, fresh.n_pending) == ("loss", "min", 2)
+    restored, original = fresh.get_state(), s.get_state()
+    assert restored.pop("space") is not None and original.pop("space") is not None
+    assert restored == original
+    assert fresh._space.params == s._space.params
+    twin = pickle.loads(pickle.dumps(s))  # Tune pickles searchers; no torch state travels
+    assert twin._fit_cache is None
+    assert fresh.suggest("next") == twin.suggest("next")
+    fresh.on_trial_complete("t6", {"loss": 0.1})  # a pending trial finishing after restore
+    assert fresh.n_pending == 2  # t7 and "next"
+
+
+def test_restore_rejects_foreign_state(tmp_path):
+    path = tmp_path / "bad.pkl"
+    path.write_bytes(pickle.dumps({"format": "something", "version": 1}))
+    with pytest.raises(ValueError, match="not a GPSearch state"):
+        GPSearch().restore(str(path))
+
+
+def test_add_evaluated_point_warm_starts():
+    s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0, n_initial=3)
+    for u in (0.1, 0.5, 0.9):
+        s.add_evaluated_point({"u": u}, (u - 0.6) ** 2)
+    s.add_evaluated_point({"u": 0.7}, None, error=True)
+    c = s.suggest("a")  # straight to the GP: three results exist
+    assert abs(c["u"] - 0.6) < 0.25
+
+
+def test_diagnostics_report_loo_fit():
+    s = GPSearch({"a": tune.uniform(0, 1), "b": tune.uniform(0, 1)}, metric="f", mode="max",
+                 seed=0)
+    assert s.diagnostics() == {"n": 0}
+    f = lambda c: 10 + math.sin(5 * c["a"]) + c["b"]  # noqa: E731
+    run(s, 20, f=f, key="f")
+    d = s.diagnostics()
+    assert d["n"] == 20 and len(d["predicted"]) == 20
+    assert d["loo_rmse"] < 0.5 * np.std(d["observed"])
+    assert 0.7 <= d["loo_calibration"] <= 1.0

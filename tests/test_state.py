@@ -1,0 +1,52 @@
+"""Trial records and the arrays derived from them (raybo/state.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from raybo.state import TrialState
+
+
+def _state() -> TrialState:
+    s = TrialState()
+    for i, y in enumerate([1.0, math.nan, None, 2.0]):
+        s.add_pending(f"t{i}", {"a": i}, np.array([i / 10, 0.5]))
+        if i < 3:
+            s.complete(f"t{i}", y)
+    return s
+
+
+def test_arrays_split_by_status():
+    X_obs, y, X_failed, X_pending = _state().arrays(2)
+    assert X_obs.tolist() == [[0.0, 0.5]] and y.tolist() == [1.0]
+    assert X_failed.tolist() == [[0.1, 0.5], [0.2, 0.5]]  # NaN and missing both count as failed
+    assert X_pending.tolist() == [[0.3, 0.5]]
+
+
+def test_unknown_ids_change_nothing():
+    s = _state()
+    assert s.complete("never-issued", 3.0) is False
+    assert len(s.records) == 4 and s.n_pending == 1 and s.n_finished == 3
+
+
+@pytest.mark.parametrize("y", [math.inf, -math.inf, math.nan])
+def test_non_finite_results_are_failures(y):
+    s = TrialState()
+    s.add_observation("a", {}, np.zeros(1), y)
+    assert s.records["a"].status == "failed" and s.records["a"].y is None
+
+
+def test_round_trip_and_version_check():
+    s = _state()
+    again = TrialState.from_dict(s.to_dict())
+    assert again == s
+    with pytest.raises(ValueError, match="version"):
+        TrialState.from_dict({**s.to_dict(), "version": 99})
+
+
+def test_empty_state_has_empty_arrays():
+    X_obs, y, X_failed, X_pending = TrialState().arrays(3)
+    assert X_obs.shape == (0, 3) and y.shape == (0,) and X_pending.shape == (0, 3)
