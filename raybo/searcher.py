@@ -100,6 +100,11 @@ class GPSearch(Searcher):
         self._space_config: dict[str, Any] | None = None
         self._space: SearchSpace | None = None
         self._fit_cache: Any = None  # last GP fit: warm start and diagnostics; never pickled
+        # Trials pending when the state was restored: still fantasized (Tune resumes them with
+        # the same id), but not counted against max_concurrent, because Tune may have ended
+        # them without a completion (e.g. after an experiment-level stop) and they would
+        # otherwise block suggest forever.
+        self._restored_pending: set[str] = set()
         if space is not None:
             self._set_space(space)
 
@@ -123,7 +128,7 @@ class GPSearch(Searcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         space = self._require_ready()
-        if self._max_concurrent and self._state.n_pending >= self._max_concurrent:
+        if self._max_concurrent and self._n_live >= self._max_concurrent:
             return None
         x = self._next_point(space)
         config = space.decode(x)
@@ -133,6 +138,7 @@ class GPSearch(Searcher):
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
         y = None if error else self._metric_value(result)
+        self._restored_pending.discard(trial_id)
         if not self._state.complete(trial_id, y):
             logger.debug("GPSearch: ignoring result of unknown trial %s", trial_id)
 
@@ -178,6 +184,8 @@ class GPSearch(Searcher):
         if state["space"] is not None:
             self._set_space(state["space"], seed_queue=False)
         self._state = TrialState.from_dict(state["trials"])
+        self._restored_pending = {k for k, r in self._state.records.items()
+                                  if r.status == "pending"}
         self._fit_cache = None  # refitted lazily at the next suggest
 
     def __getstate__(self) -> dict[str, Any]:
@@ -201,6 +209,11 @@ class GPSearch(Searcher):
         return loo_diagnostics(self._state, self._require_ready(), self._mode)
 
     # -- internals -------------------------------------------------------------------------
+    @property
+    def _n_live(self) -> int:
+        """Pending trials suggested since the last restore (see ``_restored_pending``)."""
+        return self._state.n_pending - len(self._restored_pending)
+
     def _set_space(self, config: dict[str, Any], seed_queue: bool = True) -> None:
         self._space = SearchSpace(config)
         self._space_config = config

@@ -23,10 +23,12 @@ ALL_DOMAINS = {
 
 
 def in_domain(c: dict) -> bool:
-    return (-1 <= c["u"] <= 1 and 0 <= c["qu"] <= 1 and abs(c["qu"] * 10 - round(c["qu"] * 10)) < 1e-9
+    return (-1 <= c["u"] <= 1 and 0 <= c["qu"] <= 1
+            and abs(c["qu"] * 10 - round(c["qu"] * 10)) < 1e-9
             and 1e-5 <= c["lu"] <= 1 and 1e-3 <= c["qlu"] <= 1
             and abs(c["qlu"] * 1e3 - round(c["qlu"] * 1e3)) < 1e-6
-            and c["ri"] in range(0, 5) and c["lri"] in range(1, 100) and c["qri"] in (0, 5, 10, 15, 20)
+            and c["ri"] in range(0, 5) and c["lri"] in range(1, 100)
+            and c["qri"] in (0, 5, 10, 15, 20)
             and c["qlri"] in range(8, 257, 8) and c["c"] in ("a", "b", ("__ref_ph", "ab12"))
             and 0 <= c["nested"]["x"] <= 1 and c["nested"]["k"] == 7)
 
@@ -211,3 +213,20 @@ def test_diagnostics_report_loo_fit():
     assert d["n"] == 20 and len(d["predicted"]) == 20
     assert d["loo_rmse"] < 0.5 * np.std(d["observed"])
     assert 0.7 <= d["loo_calibration"] <= 1.0
+
+
+def test_trials_pending_at_restore_do_not_block_the_concurrency_limit():
+    """Tune may end trials of a restored experiment without a completion (experiment-level
+    stop); they stay fantasized but must not hold max_concurrent slots forever."""
+    s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0, max_concurrent=2)
+    s.suggest("a"), s.suggest("b")
+    assert s.suggest("c") is None
+    fresh = GPSearch()
+    fresh.set_state(s.get_state())
+    assert fresh.n_pending == 2
+    assert fresh.suggest("c") is not None and fresh.suggest("d") is not None
+    assert fresh.suggest("e") is None  # the limit applies to trials suggested since restore
+    fresh.on_trial_complete("a", {"loss": 1.0})  # an old trial finishing frees nothing new
+    assert fresh.suggest("e") is None
+    fresh.on_trial_complete("c", {"loss": 1.0})
+    assert fresh.suggest("e") is not None

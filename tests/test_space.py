@@ -82,7 +82,8 @@ def test_discrete_values_get_equal_volume(name):
 
 def test_log_integers_get_log_volume():
     space = SearchSpace({"p": tune.lograndint(1, 100)})
-    values = np.array([space.decode(np.array([x]))["p"] for x in (np.arange(20_000) + 0.5) / 20_000])
+    xs = (np.arange(20_000) + 0.5) / 20_000
+    values = np.array([space.decode(np.array([x]))["p"] for x in xs])
     # Tune samples floor(exp(U(log 1, log 100))): P(v = 1) = log 2 / log 100
     assert abs(np.mean(values == 1) - math.log(2) / math.log(100)) < 1e-3
     assert abs(np.mean(values == 50) - math.log(51 / 50) / math.log(100)) < 1e-3
