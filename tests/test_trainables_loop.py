@@ -1,0 +1,141 @@
+"""The shared training loop under real Ray Tune: all six architectures, resume, NaN, fake GPU.
+
+All trials run in one Tune run in one Ray session (2 CPUs, 1 fake GPU) to keep start-up cost
+low; a module fixture runs it once and the tests assert on its results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import ray
+from ray import tune
+
+from trainables import ARCHITECTURES, default_config, get_trainable
+from trainables.loop import merge
+
+pytestmark = pytest.mark.ray
+
+# Smaller than the defaults where that speeds up the trial without stopping it from learning.
+FAST_MODEL = {
+    "seq2seq": {"hidden": 32, "embedding": 16},
+    "transformer": {"d_model": 32, "nhead": 2, "num_layers": 1, "dim_feedforward": 64},
+}
+FAST_DATA = {"seq2seq": {"n_train": 800, "n_val": 200}, "transformer": {"n_train": 800}}
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    ray.init(
+        address="local", num_cpus=2, num_gpus=1, _temp_dir="/tmp/rA", include_dashboard=False
+    )
+    yield
+    ray.shutdown()
+
+
+def _history(trial) -> list[dict]:
+    """Every result the trial reported, oldest first, read from its progress file."""
+    # With several experiments in one run, Tune syncs only the first one's files to storage
+    # before returning; the others are complete in the driver's staging directory.
+    path = next(
+        p for p in (Path(trial.path) / "result.json", Path(trial.local_path) / "result.json")
+        if p.exists()
+    )
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _fixed_config(arch: str, epochs: int = 2, **extra) -> dict:
+    cfg = {"epochs": epochs, "model": FAST_MODEL.get(arch, {}), **extra}
+    if arch in FAST_DATA:
+        cfg["data"] = {"name": "reverse", **FAST_DATA[arch]}
+    return merge(default_config(arch), cfg)
+
+
+@pytest.fixture(scope="module")
+def trials(ray_session, tmp_path_factory):
+    """All trials of this module in one Tune run, keyed by experiment name.
+
+    Six architectures with a fixed config, plus: a trial that fails once and resumes, its
+    uninterrupted twin, a diverging trial, and one holding half of a fake GPU.
+    """
+    tmp = tmp_path_factory.mktemp("loop")
+    storage, marker, cnn = str(tmp), tmp / "failed_once", get_trainable("cnn")
+    experiments = [
+        tune.Experiment(arch, get_trainable(arch), config=_fixed_config(arch), storage_path=storage)
+        for arch in ARCHITECTURES
+    ]
+    experiments += [
+        tune.Experiment(
+            "resumed",
+            cnn,
+            config=_fixed_config("cnn", epochs=4, fail_at_epoch=2, fail_marker=str(marker)),
+            storage_path=storage,
+            max_failures=1,
+        ),
+        tune.Experiment("twin", cnn, config=_fixed_config("cnn", epochs=4), storage_path=storage),
+        tune.Experiment(
+            "diverging",
+            cnn,  # an absurd step size overflows the weights to inf, then the loss to NaN
+            config=_fixed_config("cnn", epochs=3, optim={"name": "sgd", "lr": 1e30}),
+            storage_path=storage,
+        ),
+        tune.Experiment(
+            "fake_gpu",
+            cnn,
+            config=_fixed_config("cnn", epochs=1),
+            storage_path=storage,
+            resources_per_trial={"cpu": 1, "gpu": 0.5},
+        ),
+    ]
+    # No reuse_actors: Tune would then run one function trainable's actor for another's trial.
+    done = tune.run_experiments(experiments, verbose=0)
+    assert marker.exists(), "the injected failure never happened"
+    return {Path(t.path).parent.name: t for t in done}
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_each_architecture_trains_and_reports(trials, arch):
+    trial = trials[arch]
+    assert trial.status == "TERMINATED"
+    history = _history(trial)
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    for key in ("val_loss", "val_accuracy", "device"):
+        assert key in history[-1]
+    assert 0.0 <= history[-1]["val_accuracy"] <= 1.0
+    assert history[-1]["device"] == "cpu"
+    if arch in ("seq2seq", "transformer"):
+        assert history[-1]["val_perplexity"] == pytest.approx(math.exp(history[-1]["val_loss"]))
+    assert trial.checkpoint is not None
+
+
+def test_failed_trial_resumes_from_its_checkpoint(trials):
+    resumed, twin = trials["resumed"], trials["twin"]
+    assert resumed.status == "TERMINATED" and resumed.num_failures == 1
+    history = _history(resumed)
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4]  # continued, not restarted at 1
+    # Model, optimizer and RNG state all came back: the run matches an uninterrupted twin.
+    final, twin_final = history[-1], _history(twin)[-1]
+    assert final["val_loss"] == pytest.approx(twin_final["val_loss"], rel=1e-5)
+    assert final["train_loss"] == pytest.approx(twin_final["train_loss"], rel=1e-5)
+
+
+def test_diverging_trial_reports_nan_and_ends_cleanly(trials):
+    trial = trials["diverging"]
+    assert trial.status == "TERMINATED"
+    last = _history(trial)[-1]
+    assert last["diverged"] is True
+    assert math.isnan(last["val_loss"]) and math.isnan(last["train_loss"])
+    assert last["epoch"] == 1
+
+
+def test_fake_gpu_grant_falls_back_to_cpu(trials):
+    trial = trials["fake_gpu"]
+    assert trial.status == "TERMINATED"
+    last = _history(trial)[-1]
+    assert last["device"] == "cpu"
+    assert last["gpu_share"] == pytest.approx(0.5)
+    assert last["memory_fraction"] is None
