@@ -1,0 +1,9 @@
+"""``python -m raybo``: same as the ``raybo`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from raybo.cli import main
+
+sys.exit(main())
