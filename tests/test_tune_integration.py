@@ -1,0 +1,81 @@
+"""GPSearch inside real Ray Tune: tune.run with 4 trials at once, faults, placeholders, warm start.
+
+Tuner runs that are killed and restored live in tests/test_crash_resume.py."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import ray
+import torch
+from ray import tune
+
+from raybo import GPSearch
+from trainables.synthetic import synthetic_trainable
+
+pytestmark = pytest.mark.ray
+
+SPACE = {
+    "u": tune.uniform(-1, 1),
+    "log_lr": tune.loguniform(1e-5, 1e-1),
+    "width": tune.qlograndint(8, 128, 8),
+    "depth": tune.randint(1, 4),
+    "opt": {"name": tune.choice(["adam", "bsgd"]), "mom": tune.quniform(0, 0.9, 0.1)},
+    "act": tune.choice([torch.nn.ReLU, torch.nn.Tanh]),  # non-primitive: Tune uses placeholders
+    "fault": tune.choice(["none", "none", "nan", "inf", "error"]),  # Tune itself rejects a
+    # result without the metric (strict metric checking), so "missing" is unit-tested only
+    "sleep_s": 0.2,
+}
+RESOURCES = {"cpu": 0.5}  # 4 trials at once on a 2-CPU Ray instance
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir="/tmp/rI",
+             log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _in_domain(c: dict) -> bool:
+    return (-1 <= c["u"] <= 1 and 1e-5 <= c["log_lr"] <= 1e-1 and c["width"] % 8 == 0
+            and 8 <= c["width"] <= 128 and c["depth"] in (1, 2, 3)
+            and c["opt"]["name"] in ("adam", "bsgd") and 0 <= c["opt"]["mom"] <= 0.9
+            and c["act"] in (torch.nn.ReLU, torch.nn.Tanh) and c["sleep_s"] == 0.2)
+
+
+def _config_key(c: dict) -> str:
+    return repr({k: (v.__name__ if isinstance(v, type) else v) for k, v in sorted(c.items())})
+
+
+def test_tune_run_four_concurrent_with_faults(ray_local, tmp_path):
+    searcher = GPSearch(seed=0, n_initial=4)
+    space = {**SPACE, "barrier": {"dir": str(tmp_path / "barrier"), "n": 4, "timeout_s": 120}}
+    analysis = tune.run(
+        synthetic_trainable, config=space, search_alg=searcher, metric="loss", mode="min",
+        num_samples=14, max_concurrent_trials=4, resources_per_trial=RESOURCES,
+        storage_path=str(tmp_path), name="faults", raise_on_failed_trial=False, verbose=0,
+    )
+    trials = analysis.trials
+    assert len(trials) == 14
+    assert all(_in_domain(t.config) for t in trials)
+    assert len({_config_key(t.config) for t in trials}) == 14  # nothing proposed twice
+    # the first four trials waited for each other at a barrier: they ran at the same time
+    assert max(t.last_result.get("peers", 0) for t in trials if t.last_result) >= 4
+    statuses = {t.config["fault"]: t.status for t in trials}
+    if "error" in statuses:
+        assert statuses["error"] == "ERROR"
+    good = [t for t in trials if t.config["fault"] == "none"]
+    assert good and all(math.isfinite(t.last_result["loss"]) for t in good)
+    assert {t.last_result["act_name"] for t in good} <= {"ReLU", "Tanh"}  # placeholders resolved
+    records = searcher.get_state()["trials"]["records"]
+    assert len(records) == 14 and all(r["status"] != "pending" for r in records.values())
+    n_failed = sum(r["status"] == "failed" for r in records.values())
+    assert n_failed == sum(t.config["fault"] != "none" for t in trials)
+
+    # warm start a new searcher from this experiment's results
+    warm = GPSearch(SPACE, metric="loss", mode="min", seed=1)
+    warm.add_evaluated_trials(analysis, "loss")
+    warm_records = warm.get_state()["trials"]["records"]
+    assert sum(r["status"] == "done" for r in warm_records.values()) == len(good)
