@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import subprocess
 import sys
 
 import pytest
 import ray
 
-from raybo.cli import TuningRun, _creation_index, main, parse_args, run_tuning
+from raybo.cli import _creation_index, main, parse_args, run_tuning
 from trainables import get_trainable
 
 
@@ -57,13 +56,6 @@ def test_module_entry_point_reports_errors():
         timeout=60,
     )
     assert proc.returncode == 2 and "--concurrent" in proc.stderr
-
-
-def test_best_so_far_skips_failed_trials_and_follows_mode():
-    rows = [{"value": v} for v in (math.nan, 3.0, 5.0, 1.0, math.nan)]
-    assert TuningRun("cnn", "m", "min", "gp", rows).best_so_far()[1:] == [3.0, 3.0, 1.0, 1.0]
-    assert TuningRun("cnn", "m", "max", "gp", rows).best_so_far()[1:] == [3.0, 5.0, 5.0, 5.0]
-    assert math.isnan(TuningRun("cnn", "m", "min", "gp", rows).best_so_far()[0])
 
 
 @pytest.mark.parametrize(
