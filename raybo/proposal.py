@@ -33,6 +33,12 @@ from raybo.targets import OutputTransform, gp_targets, to_minimize
 logger = logging.getLogger(__name__)
 
 N_BEST_SEEDS = 5  # best observed points whose neighbourhoods seed the acquisition optimizer
+# Hyperparameters are re-optimized only once the training set grew by this fraction since the
+# last optimization (always below REFIT_ALWAYS rows); in between, the posterior is rebuilt with
+# the previous ones. A few new points barely move a MAP estimate on 100+ points, and the fit is
+# half the cost of a suggest there.
+REFIT_GROWTH = 0.1
+REFIT_ALWAYS = 40
 MAX_EXACT = 400  # training rows for the exact GP; beyond it, a local subset (see _subset)
 N_GLOBAL_IN_SUBSET = 100  # rows of the subset spread over the whole history
 
@@ -42,6 +48,11 @@ class FitCache:
     """Hyperparameters of the last fit, used to warm-start the next one (never persisted)."""
 
     warm_state: dict[str, torch.Tensor] | None = None
+    n_fitted: int = 0  # training rows when the hyperparameters were last optimized
+
+    def needs_refit(self, n: int) -> bool:
+        return (self.warm_state is None or n < REFIT_ALWAYS
+                or n - self.n_fitted >= round(REFIT_GROWTH * self.n_fitted))
 
 
 def _training_data(state: TrialState, space: SearchSpace, mode: str
@@ -87,11 +98,13 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
              cache: FitCache, X_avoid: np.ndarray) -> np.ndarray | None:
     X, z, X_pending, _, n_obs = _training_data(state, space, mode)
     X_best = X[:n_obs][np.argsort(z[:n_obs], kind="stable")[:N_BEST_SEEDS]]
+    n_rows = len(X)  # counted before subsetting, which caps the rows
+    refit = cache.needs_refit(n_rows)
     X, z = _subset(X, z, seed)
     cat_cols = [j for j, kind in enumerate(space.kinds) if kind == CAT]
     Xt, zt = torch.as_tensor(X, dtype=DTYPE), torch.as_tensor(z, dtype=DTYPE)
     try:
-        model = fit_gp(Xt, zt, cat_cols, cache.warm_state)
+        model = fit_gp(Xt, zt, cat_cols, cache.warm_state, optimize=refit)
         post = build_posterior(model, Xt, zt[:, None])
         eps = base_samples(N_FANTASIES, len(X_pending), seed)
         post = fantasize(post, torch.as_tensor(X_pending, dtype=DTYPE), eps)
@@ -100,6 +113,8 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
         cache.warm_state = None
         return None
     cache.warm_state = {k: v.clone() for k, v in model.state_dict().items()}
+    if refit:
+        cache.n_fitted = n_rows
     acq = ACQUISITIONS[acquisition]
 
     def f(Xc: torch.Tensor) -> torch.Tensor:

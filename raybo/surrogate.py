@@ -142,15 +142,18 @@ def _cholesky(A: torch.Tensor) -> torch.Tensor:
 
 
 def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
-           warm_state: dict[str, torch.Tensor] | None = None) -> ExactGP:
+           warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True) -> ExactGP:
     """MAP fit of the GP hyperparameters with L-BFGS.
 
     Fallback chain (each step logged): optimize from ``warm_state`` (a previous fit's
     ``state_dict``) -> optimize from the prior defaults -> keep the previous hyperparameters
     unoptimized -> keep the defaults; raises ``FitError`` only if even that is unusable.
+    With ``optimize=False`` the warm state is used as it is (see ``proposal.REFIT_GROWTH``).
     """
     starts = [warm_state, None] if warm_state is not None else [None]
     attempts = [(s, True) for s in starts] + [(s, False) for s in starts]
+    if not optimize and warm_state is not None:
+        attempts.insert(0, (warm_state, False))
     last_error: Exception | None = None
     for state, optimize in attempts:
         model = ExactGP(X, z, cat_cols)

@@ -230,3 +230,14 @@ def test_trials_pending_at_restore_do_not_block_the_concurrency_limit():
     assert fresh.suggest("e") is None
     fresh.on_trial_complete("c", {"loss": 1.0})
     assert fresh.suggest("e") is not None
+
+
+def test_hyperparameters_reoptimized_only_after_enough_new_data():
+    from raybo.proposal import REFIT_ALWAYS, REFIT_GROWTH, FitCache
+
+    cache = FitCache()
+    assert cache.needs_refit(5)  # nothing fitted yet
+    cache.warm_state, cache.n_fitted = {}, 100
+    assert cache.needs_refit(REFIT_ALWAYS - 1)  # small data: always
+    grown = 100 + round(100 * REFIT_GROWTH)
+    assert not cache.needs_refit(grown - 1) and cache.needs_refit(grown)
