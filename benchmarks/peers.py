@@ -1,0 +1,147 @@
+"""Searcher factories: raybo's GPSearch variants and the Ray Tune peers, one seed each.
+
+Every factory returns a ``Searcher`` whose search properties are already set the way Tune
+sets them (``set_search_properties(metric, mode, space)``).  Peers are optional
+dependencies: ``available(name)`` says whether one can be built here, and why not.
+Each peer runs at its documented recommended settings (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+
+import numpy as np
+from ray.tune.search import Searcher
+from ray.tune.search.sample import Domain
+from ray.tune.search.variant_generator import parse_spec_vars
+from ray.tune.utils.util import unflatten_dict
+
+from benchmarks.problems import Problem
+
+METRIC = "loss"
+MODE = "min"
+
+
+class RandomSearcher(Searcher):
+    """Uniform sampling of the Tune domains with a seeded numpy Generator."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(metric=METRIC, mode=MODE)
+        self._rng = np.random.default_rng(seed)
+        self._domains: list[tuple[tuple, Domain]] = []
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        _, domains, grids = parse_spec_vars(config)
+        if grids:
+            raise ValueError("RandomSearcher does not support grid_search in the space")
+        self._domains = domains
+        self._metric, self._mode = metric or self._metric, mode or self._mode
+        return True
+
+    def suggest(self, trial_id: str) -> dict | None:
+        flat = {
+            "/".join(map(str, path)): dom.sample(random_state=self._rng)
+            for path, dom in self._domains
+        }
+        return unflatten_dict(flat, delimiter="/")
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        pass
+
+
+def _gp(acquisition: str | None) -> Callable[[Problem, int, int], Searcher]:
+    def build(problem: Problem, seed: int, workers: int) -> Searcher:
+        from raybo import GPSearch
+
+        kwargs = {} if acquisition is None else {"acquisition": acquisition}
+        return GPSearch(seed=seed, **kwargs)
+
+    return build
+
+
+def _random(problem: Problem, seed: int, workers: int) -> Searcher:
+    return RandomSearcher(seed=seed)
+
+
+def _optuna_tpe(problem: Problem, seed: int, workers: int) -> Searcher:
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna >= 4: multivariate TPE with constant_liar (running trials) is the default.
+    return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=seed), seed=seed)
+
+
+def _optuna_gp(problem: Problem, seed: int, workers: int) -> Searcher:
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # The benchmark objectives are noise-free, which GPSampler's docs say to declare.
+    sampler = optuna.samplers.GPSampler(seed=seed, deterministic_objective=True)
+    return OptunaSearch(sampler=sampler, seed=seed)
+
+
+def _hebo(problem: Problem, seed: int, workers: int) -> Searcher:
+    from ray.tune.search.hebo import HEBOSearch
+
+    # HEBO proposes batches of max_concurrent points and waits for the whole batch.
+    return HEBOSearch(random_state_seed=seed, max_concurrent=workers)
+
+
+def _bayesopt(problem: Problem, seed: int, workers: int) -> Searcher:
+    from ray.tune.search.bayesopt import BayesOptSearch
+
+    return BayesOptSearch(random_state=seed)
+
+
+def _ax(problem: Problem, seed: int, workers: int) -> Searcher:
+    from ray.tune.search.ax import AxSearch
+
+    return AxSearch()
+
+
+# name -> (factory, modules it needs, float-only)
+PEERS: dict[str, tuple[Callable[[Problem, int, int], Searcher], tuple[str, ...], bool]] = {
+    "gp": (_gp(None), ("raybo",), False),
+    "gp-ei": (_gp("ei"), ("raybo",), False),
+    "gp-pi": (_gp("pi"), ("raybo",), False),
+    "gp-ucb": (_gp("ucb"), ("raybo",), False),
+    "random": (_random, (), False),
+    "optuna-tpe": (_optuna_tpe, ("optuna",), False),
+    "optuna-gp": (_optuna_gp, ("optuna", "greenlet"), False),
+    "hebo": (_hebo, ("hebo", "pymoo"), False),
+    "bayesopt": (_bayesopt, ("bayes_opt",), True),
+    "ax": (_ax, ("ax",), False),
+}
+
+
+def available(name: str, problem: Problem) -> str | None:
+    """None if ``name`` can run on ``problem`` here, else the reason it is skipped."""
+    if name not in PEERS:
+        raise ValueError(f"searcher must be one of {sorted(PEERS)}, got {name!r}")
+    _, modules, float_only = PEERS[name]
+    if float_only and not problem.float_only:
+        return f"{name} supports float parameters only"
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        return f"{name} needs {', '.join(missing)} (pip install -e '.[bench]')"
+    if name.startswith("gp"):
+        try:
+            from raybo import GPSearch  # noqa: F401
+        except ImportError as exc:
+            return f"{name}: raybo.GPSearch not importable ({exc})"
+    return None
+
+
+def make_searcher(
+    name: str, problem: Problem, seed: int, workers: int, *, set_space: bool = True
+) -> Searcher:
+    """Build searcher ``name`` for ``problem``; with ``set_space`` sets metric/mode/space as
+    Tune would (leave it False when Tune itself will pass the space)."""
+    factory = PEERS[name][0]
+    searcher = factory(problem, seed, workers)
+    if set_space and not searcher.set_search_properties(METRIC, MODE, problem.space):
+        raise RuntimeError(f"{name}: set_search_properties refused the problem's space")
+    return searcher
