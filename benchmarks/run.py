@@ -120,7 +120,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     preset = PROFILES.get(args.profile or "", {})
     for key in ("problems", "searchers", "workers", "seeds", "budget"):
         if getattr(args, key) is None:
-            setattr(args, key, str(preset.get(key, PROFILES["quick"][key])))
+            # without a profile the budget is the protocol's, never the quick profile's 12
+            fallback = "auto" if key == "budget" and not args.profile else PROFILES["quick"][key]
+            setattr(args, key, str(preset.get(key, fallback)))
     if args.jobs < 1:
         p.error(f"--jobs must be >= 1, got {args.jobs}")
     return args
