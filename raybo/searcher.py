@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 ACQUISITION_NAMES = ("logei", "ei", "pi", "ucb")
 N_INITIAL_MIN, N_INITIAL_MAX = 5, 20  # default initial design: clip(2 * d, 5, 20) Sobol points
+MISSING_METRIC_LIMIT = 3  # results in a row without the metric (and none with it) = a wrong key
 STATE_FORMAT = "raybo.GPSearch"
 STATE_VERSION = 1
 
@@ -74,7 +75,8 @@ class GPSearch(Searcher):
             raise ValueError(f"metric must be a result key (str), got {metric!r}")
         _check_positive_int("n_initial", n_initial)
         _check_positive_int("max_concurrent", max_concurrent)
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
+                                 or seed < 0):
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         if points_to_evaluate is not None and not all(
                 isinstance(p, dict) for p in points_to_evaluate):
@@ -85,6 +87,10 @@ class GPSearch(Searcher):
                 "evaluated_rewards must have one value per entry of points_to_evaluate "
                 f"(got {len(evaluated_rewards)} rewards for "
                 f"{len(points_to_evaluate or [])} points)")
+        if evaluated_rewards is not None and not all(
+                _is_number(r) or r is None for r in evaluated_rewards):
+            raise ValueError("evaluated_rewards must be numbers (None or NaN for a failed point), "
+                             f"got {list(evaluated_rewards)!r}")
         super().__init__(metric=metric, mode=mode)
         self._acquisition = acquisition
         self._n_initial = n_initial
@@ -105,6 +111,8 @@ class GPSearch(Searcher):
         # them without a completion (e.g. after an experiment-level stop) and they would
         # otherwise block suggest forever.
         self._restored_pending: set[str] = set()
+        self._metric_seen = False  # some result had the metric (see MISSING_METRIC_LIMIT)
+        self._results_without_metric: list[list[str]] = []  # keys of those that lacked it
         if space is not None:
             self._set_space(space)
 
@@ -141,6 +149,7 @@ class GPSearch(Searcher):
         self._restored_pending.discard(trial_id)
         if not self._state.complete(trial_id, y):
             logger.debug("GPSearch: ignoring result of unknown trial %s", trial_id)
+        self._check_metric_reported()
 
     def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
                             error: bool = False, pruned: bool = False,
@@ -215,11 +224,22 @@ class GPSearch(Searcher):
         return self._state.n_pending - len(self._restored_pending)
 
     def _set_space(self, config: dict[str, Any], seed_queue: bool = True) -> None:
-        self._space = SearchSpace(config)
+        space = SearchSpace(config)
+        if seed_queue:  # bad points fail here, before any trial runs, not when they are reached
+            for i, point in enumerate(self._queue):
+                _check_point(space, point, f"points_to_evaluate[{i}]")
+        self._space = space
         self._space_config = config
         if seed_queue and self._rewards is not None:  # known points become observations
-            for point, reward in zip(self._queue, self._rewards):
-                self.add_evaluated_point(point, reward)
+            for i, (point, reward) in enumerate(zip(self._queue, self._rewards)):
+                try:
+                    x = space.encode(point)
+                except ValueError as err:
+                    raise ValueError(f"points_to_evaluate[{i}] (with evaluated_rewards) must "
+                                     f"give every parameter: {err.args[0]}") from None
+                self._n_evaluated += 1
+                self._state.add_observation(f"__evaluated_{self._n_evaluated}", space.decode(x),
+                                            x, _as_float(reward))
             self._queue, self._rewards = [], None
 
     def _require_ready(self) -> SearchSpace:
@@ -243,10 +263,24 @@ class GPSearch(Searcher):
         if result is None or self._metric not in result:
             if result is not None:
                 warnings.warn(f"GPSearch: metric {self._metric!r} missing from a trial result "
-                              f"(keys: {sorted(result)[:10]}); the trial counts as failed",
-                              stacklevel=2)
+                              f"(keys: {sorted(map(str, result))[:10]}); the trial counts as "
+                              "failed", stacklevel=2)
+                if not self._metric_seen:
+                    self._results_without_metric.append(sorted(map(str, result)))
             return None
+        self._metric_seen = True
         return _as_float(result[self._metric])
+
+    def _check_metric_reported(self) -> None:
+        """After ``MISSING_METRIC_LIMIT`` results without the metric and none with it, the metric
+        name is almost surely wrong: say so instead of silently fitting only failures."""
+        if self._metric_seen or len(self._results_without_metric) < MISSING_METRIC_LIMIT:
+            return
+        keys = sorted({k for ks in self._results_without_metric for k in ks})
+        raise ValueError(
+            f"metric {self._metric!r} is missing from all {len(self._results_without_metric)} "
+            f"trial results so far; the results have the keys {keys[:20]}. Pass one of them as "
+            "metric to GPSearch or tune.run/TuneConfig")
 
     def _next_point(self, space: SearchSpace) -> np.ndarray:
         X_all = self._all_x(space)
@@ -281,6 +315,37 @@ class GPSearch(Searcher):
             if not (len(X_avoid) and (np.abs(X_avoid - x).max(axis=1) < 1e-9).any()):
                 return x
         return x  # a small discrete space is exhausted: repeat rather than stall
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, (str, bytes))
+
+
+def _check_point(space: SearchSpace, point: dict[str, Any], what: str) -> None:
+    """Reject a known config with values outside the space or keys the space does not have."""
+    known = {p.name for p in space.params} | {"/".join(path) for path, _ in space.constants}
+
+    def leaves(node: dict[str, Any], prefix: str):
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and value and name not in known:
+                yield from leaves(value, name + "/")
+            else:
+                yield name
+
+    unknown = [name for name in leaves(point, "") if name not in known]
+    if unknown:
+        raise ValueError(
+            f"{what} has keys that are not in the search space: {unknown}; the space has "
+            f"{sorted(known)}")
+    try:
+        space.encode_partial(point, fill=np.full(space.dim, 0.5))
+    except ValueError as err:
+        raise ValueError(f"{what}: {err}") from None
 
 
 def _as_float(value: Any) -> float | None:

@@ -92,8 +92,8 @@ class SearchSpace:
 
     # -- parsing ---------------------------------------------------------------------------
     def _walk(self, node: Any, path: Path) -> None:
-        if isinstance(node, dict) and not _is_grid(node):
-            for key, value in node.items():
+        if isinstance(node, dict) and not _is_grid(node) and (node or not path):
+            for key, value in node.items():  # an empty nested dict is a constant, kept as is
                 self._walk(value, path + (str(key),))
         elif _is_grid(node):
             raise _unsupported(path, "grid_search")

@@ -84,4 +84,12 @@ class TrialState:
                 f"searcher state version {data.get('version')!r} is not supported "
                 f"(expected {STATE_VERSION})"
             )
-        return cls({k: Record(**r) for k, r in data["records"].items()})
+        records = {k: Record(**r) for k, r in data["records"].items()}
+        for trial_id, r in records.items():  # a corrupted checkpoint fails here, not mid-fit
+            done_ok = r.status == DONE and isinstance(r.y, (int, float)) and math.isfinite(r.y)
+            if not (done_ok or (r.status in (PENDING, FAILED) and r.y is None)):
+                raise ValueError(
+                    f"searcher state: trial {trial_id!r} has status {r.status!r} with value "
+                    f"{r.y!r}; expected 'done' with a finite value, or 'pending'/'failed' "
+                    "without one")
+        return cls(records)

@@ -26,7 +26,7 @@ import gpytorch
 import torch
 from gpytorch.constraints import GreaterThan
 from gpytorch.priors import LogNormalPrior
-from linear_operator.utils.errors import NotPSDError
+from linear_operator.utils.errors import NanError, NotPSDError
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +150,8 @@ def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
     unoptimized -> keep the defaults; raises ``FitError`` only if even that is unusable.
     With ``optimize=False`` the warm state is used as it is (see ``proposal.REFIT_GROWTH``).
     """
+    if not (torch.isfinite(X).all() and torch.isfinite(z).all()):
+        raise FitError("GP inputs or targets are not finite")
     starts = [warm_state, None] if warm_state is not None else [None]
     attempts = [(s, True) for s in starts] + [(s, False) for s in starts]
     if not optimize and warm_state is not None:
@@ -162,11 +164,12 @@ def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
                 model.load_state_dict(state)
             except (RuntimeError, KeyError) as err:  # e.g. columns changed: start from defaults
                 last_error = err
+                logger.warning("GP warm start unusable (%s); using the prior defaults", err)
                 continue
         try:
             if optimize:
                 _optimize_mll(model, WARM_MAX_ITER if state is not None else FIT_MAX_ITER)
-        except (NotPSDError, torch.linalg.LinAlgError, ValueError) as err:
+        except (NotPSDError, NanError, torch.linalg.LinAlgError, ValueError) as err:
             last_error = err
             logger.warning("GP fit failed (%s); trying the next fallback", err)
             continue

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-MIN_STD = 1e-12  # below this the observed values are treated as constant
+MIN_STD = 1e-12  # spread below this fraction of max |y| is round-off: values treated as constant
 LAMBDA_BOUNDS = (-2.0, 3.0)  # keeps the power transform invertible and tame on tiny samples
 
 
@@ -41,10 +41,15 @@ class OutputTransform:
         y = np.asarray(y, dtype=float)
         if y.size == 0:
             return cls(0.0, 1.0, None, 0.0, 1.0)
-        mu, sigma = float(y.mean()), float(y.std())
-        if y.size < 3 or sigma < MIN_STD * max(1.0, abs(mu)):
-            return cls(mu, 1.0 if sigma < MIN_STD * max(1.0, abs(mu)) else sigma, None, 0.0, 1.0)
-        u = (y - mu) / sigma
+        # Relative to the largest magnitude, so that metrics of size 1e-12 keep their signal and
+        # sums of values near the float64 maximum do not overflow.
+        scale = float(np.abs(y).max())
+        mu, sigma = (float(y.mean()), 0.0) if scale == 0 else (
+            float((y / scale).mean()) * scale, float((y / scale).std()) * scale)
+        constant = sigma <= MIN_STD * scale
+        if y.size < 3 or constant:
+            return cls(mu, 1.0 if constant else sigma, None, 0.0, 1.0)
+        u = _standardize(y, mu, sigma)
         lam = float(np.clip(stats.yeojohnson_normmax(u), *LAMBDA_BOUNDS))
         w = stats.yeojohnson(u, lmbda=lam)
         s = float(w.std())
@@ -53,7 +58,7 @@ class OutputTransform:
         return cls(mu, sigma, lam, float(w.mean()), s)
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
-        u = (np.asarray(y, dtype=float) - self.mu) / self.sigma
+        u = _standardize(np.asarray(y, dtype=float), self.mu, self.sigma)
         if self.lam is None:
             return u
         return (stats.yeojohnson(u, lmbda=self.lam) - self.m) / self.s
@@ -62,6 +67,12 @@ class OutputTransform:
         z = np.asarray(z, dtype=float)
         u = z if self.lam is None else _yeojohnson_inverse(z * self.s + self.m, self.lam)
         return u * self.sigma + self.mu
+
+
+def _standardize(y: np.ndarray, mu: float, sigma: float) -> np.ndarray:
+    """(y - mu) / sigma, with both halved first (exact in binary) so that values of opposite sign
+    near the float64 maximum do not overflow in the difference."""
+    return (0.5 * y - 0.5 * mu) / (0.5 * sigma)
 
 
 def _yeojohnson_inverse(w: np.ndarray, lam: float) -> np.ndarray:
