@@ -241,3 +241,68 @@ def test_hyperparameters_reoptimized_only_after_enough_new_data():
     assert cache.needs_refit(REFIT_ALWAYS - 1)  # small data: always
     grown = 100 + round(100 * REFIT_GROWTH)
     assert not cache.needs_refit(grown - 1) and cache.needs_refit(grown)
+
+
+# -- clear errors for bad input, raised before any trial runs (helper D's audit) -------------
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seed": True}, "seed must be a non-negative int"),
+    ({"seed": 1.5}, "seed must be a non-negative int"),
+    ({"points_to_evaluate": [{"u": 0.5}], "evaluated_rewards": ["bad"]},
+     "evaluated_rewards must be numbers"),
+    ({"max_concurrent": -2}, "max_concurrent must be a positive int"),
+    ({"n_initial": 0}, "n_initial must be a positive int"),
+])
+def test_more_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GPSearch(**kwargs)
+
+
+@pytest.mark.parametrize("point, message", [
+    ({"u": 5.0}, r"points_to_evaluate\[1\]: parameter 'u': 5.0 is outside \[0.0, 1.0\]"),
+    ({"c": "z"}, r"points_to_evaluate\[1\]: parameter 'c': 'z' is not one of the categories"),
+    ({"nested": {"i": 3}}, r"points_to_evaluate\[1\]: parameter 'nested/i': 3 is not an "),
+    ({"uu": 0.5}, r"points_to_evaluate\[1\] has keys that are not in the search space: \['uu'\]"),
+])
+def test_out_of_domain_points_to_evaluate_fail_at_construction_and_set_search_properties(
+        point, message):
+    space = {"u": tune.uniform(0, 1), "c": tune.choice(["a", "b"]),
+             "nested": {"i": tune.qrandint(0, 10, 2), "k": 1}}
+    points = [{"u": 0.5}, point]
+    with pytest.raises(ValueError, match=message):
+        GPSearch(space, metric="m", mode="min", points_to_evaluate=points)
+    s = GPSearch(metric="m", mode="min", points_to_evaluate=points)  # the Tune path
+    with pytest.raises(ValueError, match=message):
+        s.set_search_properties(None, None, space)
+    ok = GPSearch(space, metric="m", mode="min", points_to_evaluate=[
+        {"u": 1.0, "nested/i": 4}, {"nested": {"i": 10, "k": 1}}, {"c": "b"}])
+    assert ok.suggest("a")["nested"]["i"] == 4 and ok.suggest("b")["nested"]["i"] == 10
+
+
+def test_known_points_with_rewards_must_be_complete():
+    with pytest.raises(ValueError, match=r"points_to_evaluate\[0\] \(with evaluated_rewards\) "
+                                         r"must give every parameter: parameter 'v' is missing"):
+        GPSearch({"u": tune.uniform(0, 1), "v": tune.uniform(0, 1)}, metric="m", mode="min",
+                 points_to_evaluate=[{"u": 0.5}], evaluated_rewards=[1.0])
+
+
+def test_metric_missing_from_every_result_is_an_error_naming_the_keys():
+    s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0)
+    for i in range(3):
+        s.suggest(f"t{i}")
+    with pytest.warns(UserWarning, match="metric 'loss' missing"):
+        s.on_trial_complete("t0", {"val_loss": 0.3, "epoch": 1})
+        s.on_trial_complete("t1", None, error=True)  # errored trials do not count
+        s.on_trial_complete("t2", {"val_loss": 0.2, "epoch": 2})
+        s.suggest("t3")
+        with pytest.raises(ValueError, match=r"metric 'loss' is missing from all 3 trial results "
+                                             r"so far; the results have the keys \['epoch', "
+                                             r"'val_loss'\]"):
+            s.on_trial_complete("t3", {"val_loss": 0.1, "epoch": 3})
+    # once the metric has been seen, later results without it are failures, not errors
+    ok = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0)
+    for i in range(5):
+        ok.suggest(f"t{i}")
+    ok.on_trial_complete("t0", {"loss": 1.0})
+    with pytest.warns(UserWarning, match="missing"):
+        for i in range(1, 5):
+            ok.on_trial_complete(f"t{i}", {"other": 1.0})
