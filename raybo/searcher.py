@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 ACQUISITION_NAMES = ("logei", "ei", "pi", "ucb")
 N_INITIAL_MIN, N_INITIAL_MAX = 5, 20  # default initial design: clip(2 * d, 5, 20) Sobol points
+# When Tune tells us num_samples, the design takes at most a third of it (and at least
+# N_INITIAL_SMALL_BUDGET points): a 12-trial run in 8-d would otherwise never reach the GP.
+N_INITIAL_SMALL_BUDGET = 4
 MISSING_METRIC_LIMIT = 3  # results in a row without the metric (and none with it) = a wrong key
 STATE_FORMAT = "raybo.GPSearch"
 STATE_VERSION = 1
@@ -48,7 +51,8 @@ class GPSearch(Searcher):
         evaluated_rewards: Metric values already known for ``points_to_evaluate``: those points
             become observations instead of being run.
         n_initial: Number of results gathered from ``points_to_evaluate`` and a scrambled Sobol
-            design before the GP is used; default ``clip(2 * dim, 5, 20)``.
+            design before the GP is used; default ``clip(2 * dim, 5, 20)``, capped at
+            ``max(4, num_samples // 3)`` when Tune passes ``num_samples``.
         acquisition: ``"logei"`` (default, numerically stable log expected improvement),
             ``"ei"``, ``"pi"`` or ``"ucb"``.
         seed: Makes the suggestion sequence reproducible for the same sequence of results.
@@ -110,6 +114,7 @@ class GPSearch(Searcher):
         # the same id), but not counted against max_concurrent, because Tune may have ended
         # them without a completion (e.g. after an experiment-level stop) and they would
         # otherwise block suggest forever.
+        self._budget: int | None = None  # Tune's num_samples, when it tells us
         self._restored_pending: set[str] = set()
         self._metric_seen = False  # some result had the metric (see MISSING_METRIC_LIMIT)
         self._results_without_metric: list[list[str]] = []  # keys of those that lacked it
@@ -125,6 +130,9 @@ class GPSearch(Searcher):
             _check_choice("mode", mode, ("min", "max"))
         self._metric = self._metric or metric
         self._mode = self._mode or mode
+        num_samples = spec.get("num_samples")  # Tune passes Experiment.PUBLIC_KEYS here
+        if isinstance(num_samples, int) and num_samples > 0:
+            self._budget = num_samples
         if config:
             self._set_space(config)
         return True
@@ -177,6 +185,7 @@ class GPSearch(Searcher):
             "max_concurrent": self._max_concurrent, "queue": self._queue,
             "rewards": self._rewards, "sobol_index": self._sobol_index,
             "n_evaluated": self._n_evaluated, "trials": self._state.to_dict(),
+            "budget": self._budget,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -189,6 +198,7 @@ class GPSearch(Searcher):
         self._seed, self._max_concurrent = state["seed"], state["max_concurrent"]
         self._queue, self._rewards = list(state["queue"]), state["rewards"]
         self._sobol_index, self._n_evaluated = state["sobol_index"], state["n_evaluated"]
+        self._budget = state.get("budget")  # absent in states saved before it existed
         self._space_config, self._space = None, None
         if state["space"] is not None:
             self._set_space(state["space"], seed_queue=False)
@@ -257,7 +267,10 @@ class GPSearch(Searcher):
     def _n_initial_effective(self) -> int:
         if self._n_initial is not None:
             return self._n_initial
-        return int(np.clip(2 * self._space.dim, N_INITIAL_MIN, N_INITIAL_MAX))
+        n = int(np.clip(2 * self._space.dim, N_INITIAL_MIN, N_INITIAL_MAX))
+        if self._budget:
+            n = min(n, max(N_INITIAL_SMALL_BUDGET, self._budget // 3))
+        return n
 
     def _metric_value(self, result: dict[str, Any] | None) -> float | None:
         if result is None or self._metric not in result:

@@ -306,3 +306,17 @@ def test_metric_missing_from_every_result_is_an_error_naming_the_keys():
     with pytest.warns(UserWarning, match="missing"):
         for i in range(1, 5):
             ok.on_trial_complete(f"t{i}", {"other": 1.0})
+
+
+def test_initial_design_shrinks_to_a_third_of_a_small_tune_budget():
+    space = {f"x{i}": tune.uniform(0, 1) for i in range(8)}  # default design: 16 points
+    small = GPSearch(metric="f", mode="min", seed=0)
+    assert small.set_search_properties(None, None, space, num_samples=12)
+    assert small._n_initial_effective == 4
+    assert GPSearch(space, metric="f", mode="min")._n_initial_effective == 16
+    big = GPSearch(metric="f", mode="min")
+    big.set_search_properties(None, None, space, num_samples=300)
+    assert big._n_initial_effective == 16
+    fresh = GPSearch()
+    fresh.set_state(small.get_state())  # Tuner.restore: the budget survives
+    assert fresh._n_initial_effective == 4
