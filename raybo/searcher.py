@@ -300,7 +300,7 @@ class GPSearch(Searcher):
         if self._queue:
             rng = np.random.default_rng([self._seed, len(self._state.records)])
             return space.encode_partial(self._queue.pop(0), fill=rng.random(space.dim))
-        n_done = len(self._state.arrays(space.dim)[1])
+        n_done = self._state.n_done
         if n_done < self._n_initial_effective:
             return self._sobol_point(space, X_all)
         if self._fit_cache is None:

@@ -69,6 +69,11 @@ class TrialState:
         return len(self._select(PENDING))
 
     @property
+    def n_done(self) -> int:
+        """Trials with a finite result."""
+        return len(self._select(DONE))
+
+    @property
     def n_finished(self) -> int:
         """Trials with a result, good or failed."""
         return sum(r.status != PENDING for r in self.records.values())
