@@ -146,8 +146,9 @@ class GPSearch(Searcher):
         space = self._require_ready()
         if self._max_concurrent and self._n_live >= self._max_concurrent:
             return None
-        x = self._next_point(space)
-        config = space.decode(x)
+        given = self._queue.pop(0) if self._queue else None
+        x = self._next_point(space, given)
+        config = space.decode(x, exact=given)
         self._state.add_pending(trial_id, config, space.encode(config))
         return config
 
@@ -295,11 +296,13 @@ class GPSearch(Searcher):
             f"trial results so far; the results have the keys {keys[:20]}. Pass one of them as "
             "metric to GPSearch or tune.run/TuneConfig")
 
-    def _next_point(self, space: SearchSpace) -> np.ndarray:
+    def _next_point(self, space: SearchSpace, given: dict[str, Any] | None) -> np.ndarray:
+        """``(d,)`` encoding of the next config: ``given`` (a points_to_evaluate entry, missing
+        parameters filled at random), the Sobol design, or the GP's proposal."""
         X_all = self._all_x(space)
-        if self._queue:
+        if given is not None:
             rng = np.random.default_rng([self._seed, len(self._state.records)])
-            return space.encode_partial(self._queue.pop(0), fill=rng.random(space.dim))
+            return space.encode_partial(given, fill=rng.random(space.dim))
         n_done = self._state.n_done
         if n_done < self._n_initial_effective:
             return self._sobol_point(space, X_all)

@@ -133,13 +133,23 @@ class SearchSpace:
             x[j] = _encode_value(p, value)
         return self.snap(x[None])[0]
 
-    def decode(self, x: np.ndarray) -> dict[str, Any]:
-        """``x: (d,)`` in [0, 1]^d -> nested config with constants; each value inside its domain."""
+    def decode(self, x: np.ndarray, exact: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``x: (d,)`` in [0, 1]^d -> nested config with constants; each value inside its domain.
+
+        Float parameters given in ``exact`` (a user's point, nested or '/'-flattened) keep the
+        user's value: the log round trip would turn 0.003 into 0.002999999999999999.
+        """
         out: dict[str, Any] = {}
         for path, value in self.constants:
             _assign(out, path, value)
         for p, xi in zip(self.params, np.asarray(x, dtype=float)):
-            _assign(out, p.path, _decode_value(p, float(xi)))
+            value = _decode_value(p, float(xi))
+            if exact is not None and p.kind == FLOAT and p.q is None:
+                try:
+                    value = float(_lookup(exact, p))
+                except MissingParameter:
+                    pass
+            _assign(out, p.path, value)
         return out
 
     def snap(self, X: np.ndarray) -> np.ndarray:

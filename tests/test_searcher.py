@@ -320,3 +320,14 @@ def test_initial_design_shrinks_to_a_third_of_a_small_tune_budget():
     fresh = GPSearch()
     fresh.set_state(small.get_state())  # Tuner.restore: the budget survives
     assert fresh._n_initial_effective == 4
+
+
+def test_points_to_evaluate_values_come_back_exactly():
+    # The log-scale round trip through the unit cube must not turn 0.003 into 0.0029999...
+    space = {"lr": tune.loguniform(1e-4, 1e-1), "wd": tune.uniform(0.0, 0.3),
+             "opt": tune.choice(["adam", "sgd"]), "n": tune.randint(1, 5)}
+    point = {"lr": 0.003, "wd": 0.1, "opt": "sgd", "n": 3}
+    s = GPSearch(space=space, metric="loss", mode="min", points_to_evaluate=[point, {"lr": 0.007}])
+    assert s.suggest("a") == point
+    partial = s.suggest("b")
+    assert partial["lr"] == 0.007 and set(partial) == set(point)

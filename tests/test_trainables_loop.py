@@ -14,6 +14,7 @@ import pytest
 import ray
 from ray import tune
 
+from raybo import GPSearch
 from trainables import ARCHITECTURES, default_config, get_trainable
 from trainables.loop import merge
 
@@ -56,18 +57,11 @@ def _fixed_config(arch: str, epochs: int = 2, **extra) -> dict:
 
 @pytest.fixture(scope="module")
 def trials(ray_session, tmp_path_factory):
-    """All trials of this module in one Tune run, keyed by experiment name.
-
-    Six architectures with a fixed config, plus: a trial that fails once and resumes, its
-    uninterrupted twin, a diverging trial, and one holding half of a fake GPU.
-    """
+    """The fault-handling trials in one Tune run, keyed by experiment name: a trial that fails
+    once and resumes, its uninterrupted twin, a diverging trial, one holding half a fake GPU."""
     tmp = tmp_path_factory.mktemp("loop")
     storage, marker, cnn = str(tmp), tmp / "failed_once", get_trainable("cnn")
     experiments = [
-        tune.Experiment(arch, get_trainable(arch), config=_fixed_config(arch), storage_path=storage)
-        for arch in ARCHITECTURES
-    ]
-    experiments += [
         tune.Experiment(
             "resumed",
             cnn,
@@ -96,9 +90,42 @@ def trials(ray_session, tmp_path_factory):
     return {Path(t.path).parent.name: t for t in done}
 
 
+@pytest.fixture(scope="module")
+def searched(ray_session, tmp_path_factory):
+    """Each architecture tuned by GPSearch through ``tune.run``: 2 trials, keyed by arch.
+
+    The space is the fast fixed config with the learning rate and dropout as real Tune domains;
+    the first trial is the fixed config itself (``points_to_evaluate``), the second GPSearch's
+    own suggestion, so both of GPSearch's paths feed a real trainable.
+    """
+    storage = str(tmp_path_factory.mktemp("searched"))
+    out = {}
+    for arch in ARCHITECTURES:
+        fixed = _fixed_config(arch)
+        space = merge(fixed, {"optim": {"lr": tune.loguniform(1e-3, 1e-2)}})
+        if "dropout" in fixed["model"]:
+            space = merge(space, {"model": {"dropout": tune.uniform(0.0, 0.2)}})
+        searcher = GPSearch(points_to_evaluate=[fixed], seed=0)
+        analysis = tune.run(
+            get_trainable(arch), config=space, search_alg=searcher, metric="val_loss",
+            mode="min", num_samples=2, max_concurrent_trials=2, storage_path=storage,
+            name=arch, verbose=0,
+        )
+        out[arch] = (analysis.trials, searcher, fixed)
+    return out
+
+
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_each_architecture_trains_and_reports(trials, arch):
-    trial = trials[arch]
+def test_each_architecture_trains_and_reports_under_gpsearch(searched, arch):
+    trials, searcher, fixed = searched[arch]
+    assert len(trials) == 2
+    configs = sorted((t.config for t in trials), key=lambda c: c != fixed)
+    assert configs[0] == fixed  # points_to_evaluate came through unchanged
+    assert configs[1]["optim"]["lr"] != fixed["optim"]["lr"]  # GPSearch's own suggestion
+    assert 1e-3 <= configs[1]["optim"]["lr"] <= 1e-2
+    state = searcher.get_state()["trials"]  # GPSearch saw both results
+    assert sum(r["status"] == "done" for r in state["records"].values()) == 2
+    trial = next(t for t in trials if t.config == fixed)
     assert trial.status == "TERMINATED"
     history = _history(trial)
     assert [r["epoch"] for r in history] == [1, 2]
