@@ -6,8 +6,9 @@ and the training seed for both, so the pairs differ only in the search. Writes
 ``results.md`` (table), ``curves.png`` (mean best-so-far validation loss vs trial index, with a
 standard-error band) and ``results.json`` (every curve) to ``--out``.
 
-    python benchmarks/trainables_bench.py            # full: cnn + gru, 5 seeds, 20 trials
+    python benchmarks/trainables_bench.py            # full: cnn + gru, 5 seeds, 30 trials x 2 epochs
     python benchmarks/trainables_bench.py --quick    # smoke test, about a minute or two
+    python benchmarks/trainables_bench.py --report-only   # table + plot from results.json
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-FULL = {"archs": ["cnn", "gru"], "seeds": 5, "trials": 20, "epochs": 3, "concurrent": 4}
+FULL = {"archs": ["cnn", "gru"], "seeds": 5, "trials": 30, "epochs": 2, "concurrent": 4}
 QUICK = {"archs": ["cnn"], "seeds": 2, "trials": 4, "epochs": 1, "concurrent": 2}
 SEARCHERS = ("gp", "random")
 
@@ -39,6 +40,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-cpus", type=int, default=None, help="logical CPUs for local Ray")
     p.add_argument("--ray-temp-dir", default=None)
     p.add_argument("--out", default=None)
+    p.add_argument(
+        "--target",
+        nargs="*",
+        default=[],
+        metavar="ARCH=VALUE",
+        help="val_loss target per arch for 'trials to reach'; default: random search's median "
+        "best at the budget",
+    )
+    p.add_argument(
+        "--report-only", action="store_true", help="rebuild table and plot from results.json"
+    )
     args = p.parse_args(argv)
     base = QUICK if args.quick else FULL
     for key, val in base.items():
@@ -50,6 +62,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key in ("seeds", "trials", "epochs", "concurrent"):
         if getattr(args, key) < 1:
             p.error(f"--{key} must be >= 1")
+    targets = {}
+    for item in args.target:
+        arch, _, value = item.partition("=")
+        try:
+            targets[arch] = float(value)
+        except ValueError:
+            p.error(f"--target expects ARCH=VALUE, got {item!r}")
+    args.target = targets
     return args
 
 
@@ -98,15 +118,46 @@ def _stats(values: list[float]) -> tuple[float, float, float]:
     return float(a.mean()), float(se), float(np.median(a))
 
 
+def trials_to_reach(curve: list[float | None], target: float) -> int | None:
+    """1-based index of the first trial whose best-so-far is <= ``target``; None if never."""
+    for i, v in enumerate(curve, start=1):
+        if v is not None and v <= target:
+            return i
+    return None
+
+
+def targets(records: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
+    """Per arch: ``--target`` if given, else random search's median best at the budget, so the
+    figure reads "GP reaches what random search reaches in half its seeds, in N trials"."""
+    out = {}
+    for arch in args.archs:
+        if arch in args.target:
+            out[arch] = args.target[arch]
+            continue
+        best = [r["best"] for r in records if r["arch"] == arch and r["searcher"] == "random"]
+        out[arch] = float(np.median([b for b in best if b is not None]))
+    return out
+
+
+def _median_trials(hits: list[int | None], budget: int) -> str:
+    """Median trials to target, counting a miss as ``budget + 1`` (shown as "> budget")."""
+    med = float(np.median([budget + 1 if h is None else h for h in hits]))
+    return f"> {budget}" if med > budget else f"{med:g}"
+
+
 def markdown(records: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    goal = targets(records, args)
     lines = [
         "# GPSearch vs random search on the bundled trainables\n",
         f"Budget per run: {args.trials} trials x {args.epochs} epochs, {args.concurrent} "
         f"concurrent; seeds 0..{args.seeds - 1} (paired). Metric: final best validation loss "
-        "(lower is better), mean +- standard error over seeds.\n",
-        "| arch | searcher | mean best val_loss | median | GP better in | failed trials "
-        "| mean wall s |",
-        "|---|---|---|---|---|---|---|",
+        "(lower is better), mean +- standard error over seeds. Target: "
+        + ", ".join(f"{a} val_loss <= {goal[a]:.4f}" for a in args.archs)
+        + ("" if args.target else " (random search's median best at the budget)")
+        + "; trials to reach it counted in trial order, a miss as budget + 1.\n",
+        "| arch | searcher | mean best val_loss | median | GP better in | trials to target "
+        "(median) | reached | failed trials | mean wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for arch in args.archs:
         mine = [r for r in records if r["arch"] == arch]
@@ -123,8 +174,11 @@ def markdown(records: list[dict[str, Any]], args: argparse.Namespace) -> str:
             won = f"{wins}/{len(pairs)} seeds" if s == "gp" else ""
             failed = sum(r["failed"] for r in by[s])
             wall = np.mean([r["wall_s"] for r in by[s]])
+            hits = [trials_to_reach(r["curve"], goal[arch]) for r in by[s]]
+            reached = sum(h is not None for h in hits)
             lines.append(
-                f"| {arch} | {s} | {mean:.4f} +- {se:.4f} | {med:.4f} | {won} | {failed} "
+                f"| {arch} | {s} | {mean:.4f} +- {se:.4f} | {med:.4f} | {won} "
+                f"| {_median_trials(hits, args.trials)} | {reached}/{len(hits)} | {failed} "
                 f"| {wall:.0f} |"
             )
     return "\n".join(lines) + "\n"
@@ -151,6 +205,7 @@ def plot(records: list[dict[str, Any]], args: argparse.Namespace, path: Path) ->
             x = np.arange(1, curves.shape[1] + 1)
             ax.plot(x, mean, label=s)
             ax.fill_between(x, mean - se, mean + se, alpha=0.2)
+        ax.axhline(targets(records, args)[arch], color="grey", ls=":", label="target")
         ax.set(title=arch, xlabel="trial", ylabel="best val_loss so far")
         ax.legend()
     fig.tight_layout()
@@ -160,6 +215,13 @@ def plot(records: list[dict[str, Any]], args: argparse.Namespace, path: Path) ->
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    out = Path(args.out)
+    if args.report_only:
+        saved = json.loads((out / "results.json").read_text())
+        for key in ("archs", "seeds", "trials", "epochs", "concurrent"):
+            setattr(args, key, saved["args"][key])
+        write_outputs(saved["runs"], args, out)
+        return
     import ray
 
     ray.init(
@@ -171,9 +233,12 @@ def main(argv: list[str] | None = None) -> None:
         records = run_all(args)
     finally:
         ray.shutdown()
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"args": vars(args), "runs": records}, indent=1))
+    write_outputs(records, args, out)
+
+
+def write_outputs(records: list[dict[str, Any]], args: argparse.Namespace, out: Path) -> None:
     (out / "results.md").write_text(markdown(records, args))
     plot(records, args, out / "curves.png")
     print((out / "results.md").read_text())

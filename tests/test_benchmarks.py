@@ -103,3 +103,25 @@ def test_quick_profile_writes_results_tables_and_plots(tmp_path):
     assert "| branin | gp | 2 | 1 |" in summary
     for plot in ("trajectory.png", "regret_box.png", "suggest_time.png"):
         assert (out / plot).stat().st_size > 1000
+
+
+def test_trainables_bench_trials_to_target_and_default_target():
+    from benchmarks import trainables_bench as tb
+
+    assert tb.trials_to_reach([None, 0.5, 0.3, 0.3], 0.3) == 3
+    assert tb.trials_to_reach([0.5, 0.4], 0.3) is None
+    args = tb.parse_args(["--archs", "cnn", "--seeds", "3", "--trials", "2"])
+    records = [
+        {"arch": "cnn", "searcher": s, "best": b, "curve": [b + 0.1, b]}
+        for s, bs in (("random", (0.2, 0.4, 0.3)), ("gp", (0.1, 0.5, 0.2)))
+        for b in bs
+    ]
+    assert tb.targets(records, args) == {"cnn": pytest.approx(0.3)}  # random's median best
+    assert tb.targets(records, tb.parse_args(["--archs", "cnn", "--target", "cnn=0.15"])) == {
+        "cnn": 0.15
+    }
+    # a miss counts as budget + 1: gp reaches 0.3 at trials [1, miss, 1] -> median 1
+    assert tb._median_trials([1, None, 1], 2) == "1"
+    assert tb._median_trials([None, None, 1], 2) == "> 2"
+    with pytest.raises(SystemExit):
+        tb.parse_args(["--target", "cnn:0.1"])
