@@ -6,7 +6,7 @@ and the training seed for both, so the pairs differ only in the search. Writes
 ``results.md`` (table), ``curves.png`` (mean best-so-far validation loss vs trial index, with a
 standard-error band) and ``results.json`` (every curve) to ``--out``.
 
-    python benchmarks/trainables_bench.py            # full: cnn + gru, 5 seeds, 30 trials x 2 epochs
+    python benchmarks/trainables_bench.py        # cnn + gru, 5 seeds, 30 trials x 2 epochs
     python benchmarks/trainables_bench.py --quick    # smoke test, about a minute or two
     python benchmarks/trainables_bench.py --report-only   # table + plot from results.json
 """
