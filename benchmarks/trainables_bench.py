@@ -206,7 +206,7 @@ def plot(records: list[dict[str, Any]], args: argparse.Namespace, path: Path) ->
             ax.plot(x, mean, label=s)
             ax.fill_between(x, mean - se, mean + se, alpha=0.2)
         ax.axhline(targets(records, args)[arch], color="grey", ls=":", label="target")
-        ax.set(title=arch, xlabel="trial", ylabel="best val_loss so far")
+        ax.set(title=arch, xlabel="trial", ylabel="best val_loss so far", yscale="log")
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
