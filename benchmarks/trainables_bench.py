@@ -190,6 +190,7 @@ def plot(records: list[dict[str, Any]], args: argparse.Namespace, path: Path) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    goal = targets(records, args)
     fig, axes = plt.subplots(1, len(args.archs), figsize=(5 * len(args.archs), 4), squeeze=False)
     for ax, arch in zip(axes[0], args.archs, strict=True):
         for s in SEARCHERS:
@@ -205,7 +206,7 @@ def plot(records: list[dict[str, Any]], args: argparse.Namespace, path: Path) ->
             x = np.arange(1, curves.shape[1] + 1)
             ax.plot(x, mean, label=s)
             ax.fill_between(x, mean - se, mean + se, alpha=0.2)
-        ax.axhline(targets(records, args)[arch], color="grey", ls=":", label="target")
+        ax.axhline(goal[arch], color="grey", ls=":", label="target")
         ax.set(title=arch, xlabel="trial", ylabel="best val_loss so far", yscale="log")
         ax.legend()
     fig.tight_layout()

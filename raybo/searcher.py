@@ -163,11 +163,14 @@ class GPSearch(Searcher):
     def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
                             error: bool = False, pruned: bool = False,
                             intermediate_values: list[float] | None = None) -> None:
-        space = self._require_ready()
-        x = space.encode(parameters)
+        self._observe(self._require_ready(), parameters, None if error else value)
+
+    def _observe(self, space: SearchSpace, point: dict[str, Any], value: Any) -> None:
+        """Record a complete config with a known value (None/NaN: failed) as an observation."""
+        x = space.encode(point)
         self._n_evaluated += 1
         self._state.add_observation(f"__evaluated_{self._n_evaluated}", space.decode(x), x,
-                                    None if error else _as_float(value))
+                                    _as_float(value))
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:
@@ -244,13 +247,10 @@ class GPSearch(Searcher):
         if seed_queue and self._rewards is not None:  # known points become observations
             for i, (point, reward) in enumerate(zip(self._queue, self._rewards)):
                 try:
-                    x = space.encode(point)
+                    self._observe(space, point, reward)
                 except ValueError as err:
                     raise ValueError(f"points_to_evaluate[{i}] (with evaluated_rewards) must "
                                      f"give every parameter: {err.args[0]}") from None
-                self._n_evaluated += 1
-                self._state.add_observation(f"__evaluated_{self._n_evaluated}", space.decode(x),
-                                            x, _as_float(reward))
             self._queue, self._rewards = [], None
 
     def _require_ready(self) -> SearchSpace:
