@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import ray
+from conftest import ray_tmp
 
 from raybo.cli import _creation_index, main, parse_args, run_tuning
 from trainables import get_trainable
@@ -72,7 +73,7 @@ def test_trial_creation_index_from_tune_directory_names(trial_id, trial_dir, exp
 
 @pytest.fixture(scope="module")
 def ray_session():
-    ray.init(address="local", num_cpus=2, _temp_dir="/tmp/rA", include_dashboard=False)
+    ray.init(address="local", num_cpus=2, _temp_dir=ray_tmp("C"), include_dashboard=False)
     yield
     ray.shutdown()
 

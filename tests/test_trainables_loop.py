@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import ray
+from conftest import ray_tmp
 from ray import tune
 
 from raybo import GPSearch
@@ -31,7 +32,7 @@ FAST_DATA = {"seq2seq": {"n_train": 800, "n_val": 200}, "transformer": {"n_train
 @pytest.fixture(scope="module")
 def ray_session():
     ray.init(
-        address="local", num_cpus=2, num_gpus=1, _temp_dir="/tmp/rA", include_dashboard=False
+        address="local", num_cpus=2, num_gpus=1, _temp_dir=ray_tmp("L"), include_dashboard=False
     )
     yield
     ray.shutdown()

@@ -9,6 +9,7 @@ import math
 import pytest
 import ray
 import torch
+from conftest import ray_tmp
 from ray import tune
 
 from raybo import GPSearch
@@ -32,7 +33,7 @@ RESOURCES = {"cpu": 0.5}  # 4 trials at once on a 2-CPU Ray instance
 
 @pytest.fixture(scope="module")
 def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir="/tmp/rI",
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=ray_tmp("I"),
              log_to_driver=False)
     yield
     ray.shutdown()
