@@ -13,8 +13,8 @@ pending trial and times the next ``suggest`` (wall and CPU seconds). After each 
 process RSS (``VmRSS`` from ``/proc/self/status``, KiB) and ``len(pickle.dumps(get_state()))``.
 
 ``regret``: a BO run with ``pending + 1`` workers (FIFO completions) up to ``prefix`` results,
-identical for every variant because the exact GP is used while rows <= ``MAX_EXACT``; its state
-is then restored into one fresh searcher per ``MAX_EXACT`` value, which continues to ``budget``
+identical for every variant because the exact GP is used while rows <= ``max_exact``; its state
+is then restored into one fresh searcher per ``max_exact`` value, which continues to ``budget``
 results. Best-so-far regret per result and suggest times are recorded per variant.
 """
 
@@ -36,7 +36,6 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import raybo.proposal  # noqa: E402
 from benchmarks.problems import get_problem  # noqa: E402
 from raybo import GPSearch  # noqa: E402
 
@@ -124,9 +123,8 @@ def _continue(searcher: GPSearch, problem, queue: deque, until: int, n_done: int
 
 def regret_run(problem_name: str, seed: int, pending: int, prefix: int, budget: int,
                max_exacts: list[int]) -> dict[str, Any]:
-    """One shared BO prefix, then one continuation per ``MAX_EXACT`` value (see module doc)."""
+    """One shared BO prefix, then one continuation per ``max_exact`` value (see module doc)."""
     problem = get_problem(problem_name)
-    default = raybo.proposal.MAX_EXACT
     searcher = GPSearch(problem.space, metric=METRIC, mode="min", seed=seed)
     queue: deque[tuple[str, dict[str, Any]]] = deque()
     for j in range(pending + 1):
@@ -138,19 +136,15 @@ def regret_run(problem_name: str, seed: int, pending: int, prefix: int, budget: 
                            "prefix": prefix, "budget": budget, "prefix_log": prefix_log,
                            "prefix_seconds": time.perf_counter() - t0, "variants": {}}
     snapshot, snapshot_queue = searcher.get_state(), list(queue)
-    try:
-        for max_exact in max_exacts:
-            raybo.proposal.MAX_EXACT = max_exact
-            branch = GPSearch()
-            branch.set_state(snapshot)
-            log = {"best_regret": list(prefix_log["best_regret"]), "wall_s": [], "cpu_s": []}
-            t0 = time.perf_counter()
-            _continue(branch, problem, deque(snapshot_queue), budget, n_done, log,
-                      f"s{seed}_exact{max_exact}")
-            log["seconds"] = time.perf_counter() - t0
-            out["variants"][str(max_exact)] = log
-    finally:
-        raybo.proposal.MAX_EXACT = default
+    for max_exact in max_exacts:
+        branch = GPSearch()
+        branch.set_state({**snapshot, "engine": {**snapshot["engine"], "max_exact": max_exact}})
+        log = {"best_regret": list(prefix_log["best_regret"]), "wall_s": [], "cpu_s": []}
+        t0 = time.perf_counter()
+        _continue(branch, problem, deque(snapshot_queue), budget, n_done, log,
+                  f"s{seed}_exact{max_exact}")
+        log["seconds"] = time.perf_counter() - t0
+        out["variants"][str(max_exact)] = log
     return out
 
 

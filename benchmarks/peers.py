@@ -50,11 +50,16 @@ class RandomSearcher(Searcher):
         pass
 
 
-def _gp(acquisition: str | None) -> Callable[[Problem, int, int], Searcher]:
+def _gp(acquisition: str | None, variant: str | None = None
+        ) -> Callable[[Problem, int, int], Searcher]:
     def build(problem: Problem, seed: int, workers: int) -> Searcher:
-        from raybo import GPSearch
+        from raybo import EngineOptions, GPSearch
 
         kwargs = {} if acquisition is None else {"acquisition": acquisition}
+        if variant is not None:
+            from benchmarks.ablations import VARIANTS
+
+            kwargs["engine"] = EngineOptions(**VARIANTS[variant])
         return GPSearch(seed=seed, **kwargs)
 
     return build
@@ -117,11 +122,24 @@ PEERS: dict[str, tuple[Callable[[Problem, int, int], Searcher], tuple[str, ...],
 }
 
 
+def _lookup(name: str):
+    """``PEERS[name]``, or for ``gp~VARIANT`` raybo with the engine options of
+    ``benchmarks.ablations.VARIANTS[VARIANT]`` (an ablation arm)."""
+    if name.startswith("gp~"):
+        from benchmarks.ablations import VARIANTS
+
+        variant = name[3:]
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown engine variant {variant!r}; known: {sorted(VARIANTS)}")
+        return _gp(None, variant), ("raybo",), False
+    return PEERS[name]
+
+
 def available(name: str, problem: Problem) -> str | None:
     """None if ``name`` can run on ``problem`` here, else the reason it is skipped."""
-    if name not in PEERS:
+    if name not in PEERS and not name.startswith("gp~"):
         raise ValueError(f"searcher must be one of {sorted(PEERS)}, got {name!r}")
-    _, modules, float_only = PEERS[name]
+    _, modules, float_only = _lookup(name)
     if float_only and not problem.float_only:
         return f"{name} supports float parameters only"
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
@@ -140,7 +158,7 @@ def make_searcher(
 ) -> Searcher:
     """Build searcher ``name`` for ``problem``; with ``set_space`` sets metric/mode/space as
     Tune would (leave it False when Tune itself will pass the space)."""
-    factory = PEERS[name][0]
+    factory = _lookup(name)[0]
     searcher = factory(problem, seed, workers)
     if set_space and not searcher.set_search_properties(METRIC, MODE, problem.space):
         raise RuntimeError(f"{name}: set_search_properties refused the problem's space")

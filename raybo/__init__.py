@@ -4,7 +4,8 @@
 >>> tune.run(train, config=space, search_alg=GPSearch(metric="val_loss", mode="min", seed=0))
 """
 
+from raybo.options import EngineOptions
 from raybo.searcher import GPSearch
 
 __version__ = "0.1.0"
-__all__ = ["GPSearch", "__version__"]
+__all__ = ["EngineOptions", "GPSearch", "__version__"]

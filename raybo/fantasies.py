@@ -18,8 +18,6 @@ from scipy.stats import qmc
 
 from raybo.surrogate import DTYPE, Posterior, _cholesky, build_posterior
 
-N_FANTASIES = 16  # QMC samples; enough for a smooth acquisition average (BoTorch: 16-128)
-
 
 def base_samples(n_fantasies: int, p: int, seed: int) -> torch.Tensor:
     """Fixed standard-normal base samples ``(m, p)`` from a scrambled Sobol sequence."""

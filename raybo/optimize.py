@@ -19,17 +19,9 @@ import torch
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
+from raybo.options import DEFAULT, EngineOptions
 from raybo.surrogate import DTYPE
 
-N_SOBOL = 1024  # raw candidates: enough to seed restarts in d <= 20
-N_AROUND_BEST = 128  # perturbations of the best observed points (BoTorch sample_around_best)
-AROUND_BEST_STD = 0.05  # in unit-cube units
-N_RESTARTS = 10  # gradient starts from the best candidates (BoTorch examples use 10-20); 4 left
-# Ackley and the mixed problem short of their optima more often (benchmarks/README.md)
-LBFGS_MAXITER = 40  # the acquisition peak is found coarsely; more iterations buy ~nothing
-MAX_ROUNDS = 3  # alternations of continuous and discrete search
-EXHAUSTIVE_LEVELS = 64  # discrete columns with at most this many values are searched exhaustively
-NEIGHBOURS = 8  # otherwise: this many values either side of the current one
 DUPLICATE_TOL = 1e-9
 
 Acq = Callable[[torch.Tensor], torch.Tensor]
@@ -42,7 +34,7 @@ def _evaluate(f: Acq, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
     return np.where(np.isfinite(out), out, -np.inf)
 
 
-def _optimize_continuous(f: Acq, X: np.ndarray, cont: list[int]) -> np.ndarray:
+def _optimize_continuous(f: Acq, X: np.ndarray, cont: list[int], maxiter: int) -> np.ndarray:
     """Batched L-BFGS-B on the continuous columns of the starts ``X: (s, d)``; the sum over
     starts decouples, so one call optimizes all of them."""
     if not cont:
@@ -61,23 +53,23 @@ def _optimize_continuous(f: Acq, X: np.ndarray, cont: list[int]) -> np.ndarray:
 
     res = minimize(loss_and_grad, X[:, cont].ravel(), jac=True, method="L-BFGS-B",
                    bounds=[(0.0, 1.0)] * (len(X) * len(cont)),
-                   options={"maxiter": LBFGS_MAXITER})
+                   options={"maxiter": maxiter})
     out = X.copy()
     out[:, cont] = np.clip(res.x.reshape(len(X), len(cont)), 0.0, 1.0)
     return out
 
 
-def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray | None]
-                    ) -> tuple[np.ndarray, float]:
+def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray | None],
+                    opts: EngineOptions) -> tuple[np.ndarray, float]:
     """Coordinate search over each discrete column of one point ``x: (d,)``."""
     for j, lev in enumerate(levels):
         if lev is None or len(lev) < 2:
             continue
-        if len(lev) <= EXHAUSTIVE_LEVELS:
+        if len(lev) <= opts.exhaustive_levels:
             options = lev
         else:
             k = int(np.argmin(np.abs(lev - x[j])))
-            options = lev[max(0, k - NEIGHBOURS): k + NEIGHBOURS + 1]
+            options = lev[max(0, k - opts.neighbours): k + opts.neighbours + 1]
         trial = np.repeat(x[None], len(options), axis=0)
         trial[:, j] = options
         vals = _evaluate(f, trial)
@@ -89,32 +81,33 @@ def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray |
 
 def maximize(f: Acq, d: int, levels: list[np.ndarray | None],
              snap: Callable[[np.ndarray], np.ndarray], seed: int,
-             X_best: np.ndarray | None = None, X_avoid: np.ndarray | None = None) -> np.ndarray:
+             X_best: np.ndarray | None = None, X_avoid: np.ndarray | None = None,
+             opts: EngineOptions = DEFAULT) -> np.ndarray:
     """Return the admissible ``x: (d,)`` with the highest acquisition found that is not within
     ``DUPLICATE_TOL`` of any row of ``X_avoid: (k, d)`` (observed, failed and pending points),
     unless every candidate is such a duplicate (an exhausted discrete space)."""
     rng = np.random.default_rng(seed)
     cont = [j for j, lev in enumerate(levels) if lev is None]
-    cands = [qmc.Sobol(d, scramble=True, seed=rng).random(N_SOBOL)]
-    if X_best is not None and len(X_best):
-        picks = X_best[rng.integers(len(X_best), size=N_AROUND_BEST)]
-        noise = rng.normal(0.0, AROUND_BEST_STD, size=picks.shape)
+    cands = [qmc.Sobol(d, scramble=True, seed=rng).random(opts.n_sobol)]
+    if X_best is not None and len(X_best) and opts.n_around_best:
+        picks = X_best[rng.integers(len(X_best), size=opts.n_around_best)]
+        noise = rng.normal(0.0, opts.around_best_std, size=picks.shape)
         noise[:, [j for j in range(d) if j not in cont]] = 0.0
         cands.append(np.clip(picks + noise, 0.0, 1.0))
     C = snap(np.concatenate(cands))
     vals = _evaluate(f, C)
     order = np.argsort(-vals, kind="stable")
-    starts = C[order[:N_RESTARTS]]
-    start_vals = vals[order[:N_RESTARTS]]
+    starts = C[order[:opts.n_restarts]]
+    start_vals = vals[order[:opts.n_restarts]]
 
-    for _ in range(MAX_ROUNDS):
-        moved = snap(_optimize_continuous(f, starts, cont))
+    for _ in range(opts.max_rounds):
+        moved = snap(_optimize_continuous(f, starts, cont, opts.lbfgs_maxiter))
         moved_vals = _evaluate(f, moved)
         better = moved_vals > start_vals
         starts[better], start_vals[better] = moved[better], moved_vals[better]
         improved = False
         for i in range(len(starts)):
-            x, v = _discrete_sweep(f, starts[i], float(start_vals[i]), levels)
+            x, v = _discrete_sweep(f, starts[i], float(start_vals[i]), levels, opts)
             if v > start_vals[i]:
                 starts[i], start_vals[i], improved = x, v, True
         if not improved:

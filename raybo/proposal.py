@@ -17,8 +17,9 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from raybo.acquisition import ACQUISITIONS
-from raybo.fantasies import N_FANTASIES, base_samples, fantasize
+from raybo.fantasies import base_samples, fantasize
 from raybo.optimize import maximize
+from raybo.options import DEFAULT, EngineOptions
 from raybo.space import CAT, SearchSpace
 from raybo.state import TrialState
 from raybo.surrogate import (
@@ -32,15 +33,6 @@ from raybo.targets import OutputTransform, gp_targets, to_minimize
 
 logger = logging.getLogger(__name__)
 
-N_BEST_SEEDS = 5  # best observed points whose neighbourhoods seed the acquisition optimizer
-# Hyperparameters are re-optimized only once the training set grew by this fraction since the
-# last optimization (always below REFIT_ALWAYS rows); in between, the posterior is rebuilt with
-# the previous ones. A few new points barely move a MAP estimate on 100+ points, and the fit is
-# half the cost of a suggest there.
-REFIT_GROWTH = 0.1
-REFIT_ALWAYS = 40
-MAX_EXACT = 400  # training rows for the exact GP; beyond it, a local subset (see _subset)
-N_GLOBAL_IN_SUBSET = 100  # rows of the subset spread over the whole history
 
 
 @dataclass
@@ -50,9 +42,11 @@ class FitCache:
     warm_state: dict[str, torch.Tensor] | None = None
     n_fitted: int = 0  # training rows when the hyperparameters were last optimized
 
-    def needs_refit(self, n: int) -> bool:
-        return (self.warm_state is None or n < REFIT_ALWAYS
-                or n - self.n_fitted >= round(REFIT_GROWTH * self.n_fitted))
+    def needs_refit(self, n: int, opts: EngineOptions = DEFAULT) -> bool:
+        """Hyperparameters are re-optimized below ``refit_always`` rows and once the training
+        set grew by ``refit_growth`` since the last optimization (see ``EngineOptions``)."""
+        return (self.warm_state is None or n < opts.refit_always
+                or n - self.n_fitted >= round(opts.refit_growth * self.n_fitted))
 
 
 def _training_data(state: TrialState, space: SearchSpace, mode: str
@@ -63,23 +57,25 @@ def _training_data(state: TrialState, space: SearchSpace, mode: str
     return np.vstack([X_obs, X_failed]), z, X_pending, tf, len(X_obs)
 
 
-def _subset(X: np.ndarray, z: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``MAX_EXACT`` rows: the ones nearest the incumbent (a trust region in the
+def _subset(X: np.ndarray, z: np.ndarray, seed: int, opts: EngineOptions
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``opts.max_exact`` rows: the ones nearest the incumbent (a trust region in the
     spirit of TuRBO, Eriksson et al. 2019, where the acquisition's maximum almost always lies
     late in a run) plus a random spread of the rest, so the global trend stays modelled."""
-    if len(X) <= MAX_EXACT:
+    if len(X) <= opts.max_exact:
         return X, z
     incumbent = X[int(np.argmin(z))]
     near = np.argsort(np.linalg.norm(X - incumbent, axis=1), kind="stable")
-    n_local = MAX_EXACT - N_GLOBAL_IN_SUBSET
+    n_local = opts.max_exact - opts.n_global_in_subset
     rest = near[n_local:]
-    spread = np.random.default_rng(seed).choice(rest, N_GLOBAL_IN_SUBSET, replace=False)
+    spread = np.random.default_rng(seed).choice(rest, opts.n_global_in_subset, replace=False)
     keep = np.sort(np.concatenate([near[:n_local], spread]))
     return X[keep], z[keep]
 
 
 def propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, seed: int,
-            cache: FitCache, X_avoid: np.ndarray) -> np.ndarray | None:
+            cache: FitCache, X_avoid: np.ndarray, opts: EngineOptions = DEFAULT
+            ) -> np.ndarray | None:
     """Next point ``x: (d,)`` maximizing the acquisition averaged over fantasies of the pending
     trials, or None if no GP could be fitted (the caller then uses a quasi-random point)."""
     # The matrices here are small (n <= MAX_EXACT): one thread is faster than several, and on
@@ -89,24 +85,24 @@ def propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, 
     torch.set_num_threads(1)
     try:
         with threadpool_limits(1):
-            return _propose(state, space, mode, acquisition, seed, cache, X_avoid)
+            return _propose(state, space, mode, acquisition, seed, cache, X_avoid, opts)
     finally:
         torch.set_num_threads(threads)
 
 
 def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, seed: int,
-             cache: FitCache, X_avoid: np.ndarray) -> np.ndarray | None:
+             cache: FitCache, X_avoid: np.ndarray, opts: EngineOptions) -> np.ndarray | None:
     X, z, X_pending, _, n_obs = _training_data(state, space, mode)
-    X_best = X[:n_obs][np.argsort(z[:n_obs], kind="stable")[:N_BEST_SEEDS]]
+    X_best = X[:n_obs][np.argsort(z[:n_obs], kind="stable")[:opts.n_best_seeds]]
     n_rows = len(X)  # counted before subsetting, which caps the rows
-    refit = cache.needs_refit(n_rows)
-    X, z = _subset(X, z, seed)
+    refit = cache.needs_refit(n_rows, opts)
+    X, z = _subset(X, z, seed, opts)
     cat_cols = [j for j, kind in enumerate(space.kinds) if kind == CAT]
     Xt, zt = torch.as_tensor(X, dtype=DTYPE), torch.as_tensor(z, dtype=DTYPE)
     try:
-        model = fit_gp(Xt, zt, cat_cols, cache.warm_state, optimize=refit)
+        model = fit_gp(Xt, zt, cat_cols, cache.warm_state, optimize=refit, opts=opts)
         post = build_posterior(model, Xt, zt[:, None])
-        eps = base_samples(N_FANTASIES, len(X_pending), seed)
+        eps = base_samples(opts.n_fantasies, len(X_pending), seed)
         post = fantasize(post, torch.as_tensor(X_pending, dtype=DTYPE), eps)
     except FitError as err:
         warnings.warn(f"GPSearch: {err}; suggesting a quasi-random point instead", stacklevel=3)
@@ -122,7 +118,7 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
         return acq(mean, var, post.best)
 
     return maximize(f, space.dim, space.levels(), space.snap, seed, X_best=X_best,
-                    X_avoid=X_avoid)
+                    X_avoid=X_avoid, opts=opts)
 
 
 def loo_diagnostics(state: TrialState, space: SearchSpace, mode: str) -> dict[str, Any]:

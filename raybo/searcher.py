@@ -23,6 +23,7 @@ import numpy as np
 from ray.tune.search import Searcher
 from scipy.stats import qmc
 
+from raybo.options import EngineOptions
 from raybo.proposal import FitCache, loo_diagnostics, propose
 from raybo.space import SearchSpace
 from raybo.state import TrialState
@@ -58,6 +59,8 @@ class GPSearch(Searcher):
         seed: Makes the suggestion sequence reproducible for the same sequence of results.
         max_concurrent: Most trials pending at once; ``suggest`` returns None at the limit.
             Tune's ``max_concurrent_trials`` sets it too.
+        engine: The engine's tuning constants (``raybo.EngineOptions``); the defaults are
+            what the benchmarks measured.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class GPSearch(Searcher):
         acquisition: str = "logei",
         seed: int | None = None,
         max_concurrent: int | None = None,
+        engine: EngineOptions | None = None,
     ):
         _check_choice("mode", mode, ("min", "max"), allow_none=True)
         _check_choice("acquisition", acquisition, ACQUISITION_NAMES)
@@ -95,7 +99,10 @@ class GPSearch(Searcher):
                 _is_number(r) or r is None for r in evaluated_rewards):
             raise ValueError("evaluated_rewards must be numbers (None or NaN for a failed point), "
                              f"got {list(evaluated_rewards)!r}")
+        if engine is not None and not isinstance(engine, EngineOptions):
+            raise ValueError(f"engine must be a raybo.EngineOptions, got {type(engine).__name__}")
         super().__init__(metric=metric, mode=mode)
+        self._engine = engine or EngineOptions()
         self._acquisition = acquisition
         self._n_initial = n_initial
         if seed is None:
@@ -189,7 +196,7 @@ class GPSearch(Searcher):
             "max_concurrent": self._max_concurrent, "queue": self._queue,
             "rewards": self._rewards, "sobol_index": self._sobol_index,
             "n_evaluated": self._n_evaluated, "trials": self._state.to_dict(),
-            "budget": self._budget,
+            "budget": self._budget, "engine": self._engine.to_dict(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -203,6 +210,7 @@ class GPSearch(Searcher):
         self._queue, self._rewards = list(state["queue"]), state["rewards"]
         self._sobol_index, self._n_evaluated = state["sobol_index"], state["n_evaluated"]
         self._budget = state.get("budget")  # absent in states saved before it existed
+        self._engine = EngineOptions.from_dict(state.get("engine"))
         self._space_config, self._space = None, None
         if state["space"] is not None:
             self._set_space(state["space"], seed_queue=False)
@@ -309,7 +317,7 @@ class GPSearch(Searcher):
         if self._fit_cache is None:
             self._fit_cache = FitCache()
         x = propose(self._state, space, self._mode, self._acquisition, seed=self._step_seed(),
-                    cache=self._fit_cache, X_avoid=X_all)
+                    cache=self._fit_cache, X_avoid=X_all, opts=self._engine)
         return x if x is not None else self._sobol_point(space, X_all)
 
     def _step_seed(self) -> int:

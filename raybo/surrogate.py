@@ -8,7 +8,7 @@ Kernel: Matern-5/2 ARD (continuous/integer columns) x exponentiated Hamming (cat
 columns), unit signal variance because targets are standardized (as BoTorch does since 0.12).
 Priors follow Hvarfner et al. 2024 ("Vanilla BO performs great at high dimensions"): lengthscales
 LogNormal(sqrt(2) + log(d) / 2, sqrt(3)), so the prior lengthscale grows like sqrt(d) and high-d
-spaces are not modelled as noise; noise LogNormal(-4, 1) with a floor of 1e-4.
+spaces are not modelled as noise; noise LogNormal(-4, 1) with a floor (``noise_floor``).
 
 The posterior is computed here from one Cholesky factor rather than through GPyTorch's
 prediction caches, so that fantasies (``fantasies.py``) can reuse it for many target columns at
@@ -28,14 +28,12 @@ from gpytorch.constraints import GreaterThan
 from gpytorch.priors import LogNormalPrior
 from linear_operator.utils.errors import NanError, NotPSDError
 
+from raybo.options import DEFAULT, EngineOptions
+
 logger = logging.getLogger(__name__)
 
 DTYPE = torch.float64
-NOISE_FLOOR = 1e-4  # BoTorch's MIN_INFERRED_NOISE_LEVEL: keeps K well conditioned on standardized z
-LENGTHSCALE_FLOOR = 2.5e-2  # below ~1/40 of the unit cube a GP can only interpolate noise
 JITTERS = (0.0, 1e-8, 1e-6, 1e-4)  # tried in turn when a Cholesky factorization fails
-FIT_MAX_ITER = 80  # L-BFGS iterations from defaults; warm starts converge in far fewer
-WARM_MAX_ITER = 25
 
 
 class FitError(RuntimeError):
@@ -54,10 +52,12 @@ class CategoricalKernel(gpytorch.kernels.Kernel):
 
 
 class ExactGP(gpytorch.models.ExactGP):
-    def __init__(self, X: torch.Tensor, z: torch.Tensor, cat_cols: list[int]):
+    def __init__(self, X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
+                 opts: EngineOptions = DEFAULT):
         likelihood = gpytorch.likelihoods.GaussianLikelihood(
             noise_prior=LogNormalPrior(-4.0, 1.0),
-            noise_constraint=GreaterThan(NOISE_FLOOR, initial_value=math.exp(-5.0)),
+            noise_constraint=GreaterThan(opts.noise_floor,
+                                         initial_value=max(math.exp(-5.0), 2 * opts.noise_floor)),
         )
         super().__init__(X, z, likelihood)
         d = X.shape[-1]
@@ -69,7 +69,7 @@ class ExactGP(gpytorch.models.ExactGP):
             kernels.append(gpytorch.kernels.MaternKernel(
                 nu=2.5, ard_num_dims=len(cont_cols), active_dims=cont_cols,
                 lengthscale_prior=ls_prior,
-                lengthscale_constraint=GreaterThan(LENGTHSCALE_FLOOR, initial_value=ls_mode)))
+                lengthscale_constraint=GreaterThan(opts.lengthscale_floor, initial_value=ls_mode)))
         if cat_cols:
             kernels.append(CategoricalKernel(
                 ard_num_dims=len(cat_cols), active_dims=cat_cols,
@@ -142,7 +142,8 @@ def _cholesky(A: torch.Tensor) -> torch.Tensor:
 
 
 def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
-           warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True) -> ExactGP:
+           warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True,
+           opts: EngineOptions = DEFAULT) -> ExactGP:
     """MAP fit of the GP hyperparameters with L-BFGS.
 
     Fallback chain (each step logged): optimize from ``warm_state`` (a previous fit's
@@ -158,7 +159,7 @@ def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
         attempts.insert(0, (warm_state, False))
     last_error: Exception | None = None
     for state, optimize in attempts:
-        model = ExactGP(X, z, cat_cols)
+        model = ExactGP(X, z, cat_cols, opts)
         if state is not None:
             try:
                 model.load_state_dict(state)
@@ -168,7 +169,7 @@ def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
                 continue
         try:
             if optimize:
-                _optimize_mll(model, WARM_MAX_ITER if state is not None else FIT_MAX_ITER)
+                _optimize_mll(model, opts.warm_max_iter if state is not None else opts.fit_max_iter)
         except (NotPSDError, NanError, torch.linalg.LinAlgError, ValueError) as err:
             last_error = err
             logger.warning("GP fit failed (%s); trying the next fallback", err)

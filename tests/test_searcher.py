@@ -233,13 +233,14 @@ def test_trials_pending_at_restore_do_not_block_the_concurrency_limit():
 
 
 def test_hyperparameters_reoptimized_only_after_enough_new_data():
-    from raybo.proposal import REFIT_ALWAYS, REFIT_GROWTH, FitCache
+    from raybo.options import DEFAULT
+    from raybo.proposal import FitCache
 
     cache = FitCache()
     assert cache.needs_refit(5)  # nothing fitted yet
     cache.warm_state, cache.n_fitted = {}, 100
-    assert cache.needs_refit(REFIT_ALWAYS - 1)  # small data: always
-    grown = 100 + round(100 * REFIT_GROWTH)
+    assert cache.needs_refit(DEFAULT.refit_always - 1)  # small data: always
+    grown = 100 + round(100 * DEFAULT.refit_growth)
     assert not cache.needs_refit(grown - 1) and cache.needs_refit(grown)
 
 

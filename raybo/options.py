@@ -1,0 +1,80 @@
+"""The engine's tuning constants in one validated, serializable object.
+
+``GPSearch(engine=EngineOptions(...))`` changes them for one searcher; benchmarks and ablations
+build variants with ``dataclasses.replace`` instead of monkeypatching module globals. Every
+default carries its reason here, so the modules that use them hold no magic numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Tuning constants of one Bayesian-optimization step (all have working defaults)."""
+
+    # -- surrogate (surrogate.py) -----------------------------------------------------------
+    # BoTorch's MIN_INFERRED_NOISE_LEVEL: keeps K well conditioned on standardized targets.
+    noise_floor: float = 1e-4
+    # Below ~1/40 of the unit cube a GP can only interpolate noise.
+    lengthscale_floor: float = 2.5e-2
+    # L-BFGS iterations of the marginal-likelihood fit from the prior defaults; warm starts
+    # converge in far fewer.
+    fit_max_iter: int = 80
+    warm_max_iter: int = 25
+
+    # -- when to re-optimize hyperparameters (proposal.py) ----------------------------------
+    # Re-optimized once the training set grew by this fraction since the last optimization
+    # (always below refit_always rows); in between the posterior is rebuilt with the previous
+    # hyperparameters. A few new points barely move a MAP estimate on 100+ points.
+    refit_growth: float = 0.1
+    refit_always: int = 40
+    # Training rows of the exact GP; beyond it a local subset plus a global spread.
+    max_exact: int = 400
+    n_global_in_subset: int = 100
+
+    # -- pending trials (fantasies.py) ------------------------------------------------------
+    # QMC fantasy samples; enough for a smooth acquisition average (BoTorch uses 16-128).
+    n_fantasies: int = 16
+
+    # -- acquisition optimizer (optimize.py) ------------------------------------------------
+    n_sobol: int = 1024  # raw candidates: enough to seed restarts in d <= 20
+    n_around_best: int = 128  # perturbations of the best observed points (BoTorch)
+    around_best_std: float = 0.05  # in unit-cube units
+    n_best_seeds: int = 5  # best observed points whose neighbourhoods seed the optimizer
+    n_restarts: int = 10  # gradient starts (BoTorch examples use 10-20)
+    lbfgs_maxiter: int = 40  # the acquisition peak is found coarsely; more buys ~nothing
+    max_rounds: int = 3  # alternations of continuous and discrete search
+    exhaustive_levels: int = 64  # discrete columns up to this many values: exhaustive search
+    neighbours: int = 8  # otherwise this many values either side of the current one
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"engine option {f.name} must be a number, got {value!r}")
+            if f.type == "int" and int(value) != value:
+                raise ValueError(f"engine option {f.name} must be an integer, got {value!r}")
+            if value < 0 or (value == 0 and f.name not in _MAY_BE_ZERO):
+                raise ValueError(f"engine option {f.name} must be positive, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> EngineOptions:
+        """Options from ``to_dict`` output; unknown keys are an error, missing keys default."""
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown engine options {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+_MAY_BE_ZERO = {"refit_growth", "refit_always", "n_around_best", "n_global_in_subset",
+                "around_best_std"}
+DEFAULT = EngineOptions()
