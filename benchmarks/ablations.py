@@ -1,10 +1,14 @@
 """Engine variants for paired ablations: ``--searchers gp~NAME`` runs raybo with
 ``EngineOptions(**VARIANTS[NAME])``. Each arm changes one thing against the defaults; an arm is
 adopted only on a paired comparison over all six problems x W in {4, 16} x 10 seeds that loses
-on at most one (see benchmarks/README.md, "Ablations")."""
+on at most one cell (``python -m benchmarks.ablate``; tables in benchmarks/results/ablations/)."""
 
 from __future__ import annotations
 
 VARIANTS: dict[str, dict[str, object]] = {
     "base": {},
+    "issued": {"design_finished_fraction": 0.5},
+    "roulette": {"start_selection": "roulette"},
+    "mind": {"min_pending_distance": 1e-3},
+    "noise6": {"noise_floor": 1e-6},
 }

@@ -82,10 +82,11 @@ def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray |
 def maximize(f: Acq, d: int, levels: list[np.ndarray | None],
              snap: Callable[[np.ndarray], np.ndarray], seed: int,
              X_best: np.ndarray | None = None, X_avoid: np.ndarray | None = None,
-             opts: EngineOptions = DEFAULT) -> np.ndarray:
+             X_pending: np.ndarray | None = None, opts: EngineOptions = DEFAULT) -> np.ndarray:
     """Return the admissible ``x: (d,)`` with the highest acquisition found that is not within
-    ``DUPLICATE_TOL`` of any row of ``X_avoid: (k, d)`` (observed, failed and pending points),
-    unless every candidate is such a duplicate (an exhausted discrete space)."""
+    ``DUPLICATE_TOL`` of any row of ``X_avoid: (k, d)`` (observed, failed and pending points)
+    nor within ``opts.min_pending_distance`` of a row of ``X_pending: (p, d)``, unless every
+    candidate is excluded (an exhausted discrete space)."""
     rng = np.random.default_rng(seed)
     cont = [j for j, lev in enumerate(levels) if lev is None]
     cands = [qmc.Sobol(d, scramble=True, seed=rng).random(opts.n_sobol)]
@@ -97,8 +98,16 @@ def maximize(f: Acq, d: int, levels: list[np.ndarray | None],
     C = snap(np.concatenate(cands))
     vals = _evaluate(f, C)
     order = np.argsort(-vals, kind="stable")
-    starts = C[order[:opts.n_restarts]]
-    start_vals = vals[order[:opts.n_restarts]]
+    if opts.start_selection == "roulette":
+        pick = _roulette(vals, order, opts.n_restarts - (1 if X_best is not None else 0), rng)
+        starts, start_vals = C[pick], vals[pick]
+        if X_best is not None and len(X_best):  # the incumbent itself: refine where we stand
+            x0 = snap(X_best[:1])
+            starts = np.concatenate([starts, x0])
+            start_vals = np.concatenate([start_vals, _evaluate(f, x0)])
+    else:
+        starts = C[order[:opts.n_restarts]]
+        start_vals = vals[order[:opts.n_restarts]]
 
     for _ in range(opts.max_rounds):
         moved = snap(_optimize_continuous(f, starts, cont, opts.lbfgs_maxiter))
@@ -116,9 +125,31 @@ def maximize(f: Acq, d: int, levels: list[np.ndarray | None],
     pool = np.concatenate([starts, C[order]])
     pool_vals = np.concatenate([start_vals, vals[order]])
     for i in np.argsort(-pool_vals, kind="stable"):
-        if not _is_duplicate(pool[i], X_avoid):
+        if not _is_duplicate(pool[i], X_avoid) and not _near(pool[i], X_pending,
+                                                             opts.min_pending_distance):
             return pool[i]
     return pool[int(np.argmax(pool_vals))]
+
+
+def _roulette(vals: np.ndarray, order: np.ndarray, k: int, rng: np.random.Generator
+              ) -> np.ndarray:
+    """Indices of ``k`` starts: the best candidate, then draws without replacement with
+    probability proportional to exp(vals - max) (Optuna's ``optimize_acqf_mixed``; for log-EI
+    that is the ratio of expected improvements), which lands starts in several basins."""
+    best = int(order[0])
+    finite = np.isfinite(vals)
+    w = np.where(finite, np.exp(np.where(finite, vals, 0.0) - vals[best]), 0.0)
+    w[best] = 0.0
+    n_extra = min(k - 1, int(np.count_nonzero(w > 0)))
+    if n_extra <= 0:
+        return np.array([best])
+    extra = rng.choice(len(vals), size=n_extra, replace=False, p=w / w.sum())
+    return np.concatenate([[best], extra])
+
+
+def _near(x: np.ndarray, X: np.ndarray | None, radius: float) -> bool:
+    return radius > 0 and X is not None and len(X) > 0 and bool(
+        (np.linalg.norm(X - x[None], axis=1) < radius).any())
 
 
 def _is_duplicate(x: np.ndarray, X: np.ndarray | None) -> bool:

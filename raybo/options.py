@@ -16,6 +16,11 @@ from typing import Any
 class EngineOptions:
     """Tuning constants of one Bayesian-optimization step (all have working defaults)."""
 
+    # -- initial design (searcher.py) -------------------------------------------------------
+    # 1: the design lasts until n_initial trials have finished; below 1, n_initial *issued*
+    # points, with the GP taking over once this fraction of them has finished (Ax's rule).
+    design_finished_fraction: float = 1.0
+
     # -- surrogate (surrogate.py) -----------------------------------------------------------
     # BoTorch's MIN_INFERRED_NOISE_LEVEL: keeps K well conditioned on standardized targets.
     noise_floor: float = 1e-4
@@ -50,10 +55,22 @@ class EngineOptions:
     max_rounds: int = 3  # alternations of continuous and discrete search
     exhaustive_levels: int = 64  # discrete columns up to this many values: exhaustive search
     neighbours: int = 8  # otherwise this many values either side of the current one
+    # "top": the best raw candidates start the gradient search; "roulette" (Optuna's
+    # optim_mixed): the best one, the best observed point, and the rest drawn with probability
+    # proportional to exp(acquisition - max), which spreads starts over several basins.
+    start_selection: str = "top"
+    # A suggestion never lies within this Euclidean distance (unit cube) of a pending trial:
+    # such a point adds nothing a running trial will not tell (0: only exact duplicates).
+    min_pending_distance: float = 0.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in _CHOICES:
+                if value not in _CHOICES[f.name]:
+                    raise ValueError(f"engine option {f.name} must be one of "
+                                     f"{_CHOICES[f.name]}, got {value!r}")
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"engine option {f.name} must be a number, got {value!r}")
             if f.type == "int" and int(value) != value:
@@ -76,5 +93,6 @@ class EngineOptions:
 
 
 _MAY_BE_ZERO = {"refit_growth", "refit_always", "n_around_best", "n_global_in_subset",
-                "around_best_std"}
+                "around_best_std", "min_pending_distance"}
+_CHOICES = {"start_selection": ("top", "roulette")}
 DEFAULT = EngineOptions()

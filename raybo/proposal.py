@@ -118,7 +118,7 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
         return acq(mean, var, post.best)
 
     return maximize(f, space.dim, space.levels(), space.snap, seed, X_best=X_best,
-                    X_avoid=X_avoid, opts=opts)
+                    X_avoid=X_avoid, X_pending=X_pending, opts=opts)
 
 
 def loo_diagnostics(state: TrialState, space: SearchSpace, mode: str) -> dict[str, Any]:

@@ -311,14 +311,29 @@ class GPSearch(Searcher):
         if given is not None:
             rng = np.random.default_rng([self._seed, len(self._state.records)])
             return space.encode_partial(given, fill=rng.random(space.dim))
-        n_done = self._state.n_done
-        if n_done < self._n_initial_effective:
+        if self._in_design():
             return self._sobol_point(space, X_all)
         if self._fit_cache is None:
             self._fit_cache = FitCache()
         x = propose(self._state, space, self._mode, self._acquisition, seed=self._step_seed(),
                     cache=self._fit_cache, X_avoid=X_all, opts=self._engine)
         return x if x is not None else self._sobol_point(space, X_all)
+
+    def _in_design(self) -> bool:
+        """Whether the next point comes from the initial design rather than the GP.
+
+        ``design_finished_fraction`` = 1: until ``n_initial`` trials have finished (with many
+        workers, up to W - 1 more design points are issued while the first ones run). Below 1
+        (Ax's rule): the design is ``n_initial`` *issued* points, and the GP takes over once
+        that fraction of them has a result; with W workers the design is then about
+        ``max(n_initial, W)`` points instead of ``n_initial + W - 1``.
+        """
+        n_initial = self._n_initial_effective
+        frac = self._engine.design_finished_fraction
+        if frac >= 1:
+            return self._state.n_done < n_initial
+        return (len(self._state.records) < n_initial
+                or self._state.n_done < max(1, math.ceil(frac * n_initial)))
 
     def _step_seed(self) -> int:
         return int(np.random.SeedSequence([self._seed, len(self._state.records)])
