@@ -11,4 +11,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "roulette": {"start_selection": "roulette"},
     "mind": {"min_pending_distance": 1e-3},
     "noise6": {"noise_floor": 1e-6},
+    "bowl": {"lengthscale_prior": "bowl"},
+    "nowarp": {"output_warp": "none"},
+    "design3": {"design_per_dim": 3.0},
+    "believer": {"pending_mode": "believer"},
 }

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from scipy.stats import qmc
 
-from raybo.surrogate import DTYPE, Posterior, _cholesky, build_posterior
+from raybo.surrogate import DTYPE, Posterior, build_posterior, cholesky
 
 
 def base_samples(n_fantasies: int, p: int, seed: int) -> torch.Tensor:
@@ -37,7 +37,7 @@ def fantasize(post: Posterior, X_pending: torch.Tensor, eps: torch.Tensor) -> Po
         v = torch.linalg.solve_triangular(post.L, Kpn.T, upper=False)
         cov = post.kernel(X_pending, X_pending) - v.T @ v
         cov = cov + post.noise * torch.eye(len(X_pending), dtype=DTYPE)  # outcomes are noisy
-        Lp = _cholesky(0.5 * (cov + cov.T))
+        Lp = cholesky(0.5 * (cov + cov.T))
         Yf = mean[0] + eps @ Lp.T  # (m, p)
         m = eps.shape[0]
         Y = torch.cat([post.Y[:, :1].expand(-1, m), Yf.T], dim=0)  # (n + p, m)

@@ -20,12 +20,23 @@ class EngineOptions:
     # 1: the design lasts until n_initial trials have finished; below 1, n_initial *issued*
     # points, with the GP taking over once this fraction of them has finished (Ax's rule).
     design_finished_fraction: float = 1.0
+    # Default design size per dimension (clipped to [5, 20]; GPSearch(n_initial=) overrides).
+    design_per_dim: float = 2.0
+
+    # -- GP targets (targets.py) ------------------------------------------------------------
+    # "yeo_johnson": standardize, then a power transform fitted by ML (HEBO); "none": only
+    # standardize (Optuna, BoTorch's default).
+    output_warp: str = "yeo_johnson"
 
     # -- surrogate (surrogate.py) -----------------------------------------------------------
     # BoTorch's MIN_INFERRED_NOISE_LEVEL: keeps K well conditioned on standardized targets.
     noise_floor: float = 1e-4
     # Below ~1/40 of the unit cube a GP can only interpolate noise.
     lengthscale_floor: float = 2.5e-2
+    # "dim_scaled": LogNormal(sqrt2 + log(d)/2, sqrt3) on each lengthscale (Hvarfner et al.
+    # 2024, BoTorch's default); "bowl": Optuna's -0.1 (l^2 + l^-2), which keeps lengthscales
+    # within about [0.3, 3] of the unit cube unless the data insist.
+    lengthscale_prior: str = "dim_scaled"
     # L-BFGS iterations of the marginal-likelihood fit from the prior defaults; warm starts
     # converge in far fewer.
     fit_max_iter: int = 80
@@ -44,6 +55,10 @@ class EngineOptions:
     # -- pending trials (fantasies.py) ------------------------------------------------------
     # QMC fantasy samples; enough for a smooth acquisition average (BoTorch uses 16-128).
     n_fantasies: int = 16
+    # "fantasies": condition on n_fantasies joint samples of the pending outcomes (a qEI
+    # increment); "believer": on their posterior mean only (Kriging believer, Ginsbourger et
+    # al. 2010), which keeps the incumbent and so stays more exploitative with many pending.
+    pending_mode: str = "fantasies"
 
     # -- acquisition optimizer (optimize.py) ------------------------------------------------
     n_sobol: int = 1024  # raw candidates: enough to seed restarts in d <= 20
@@ -94,5 +109,6 @@ class EngineOptions:
 
 _MAY_BE_ZERO = {"refit_growth", "refit_always", "n_around_best", "n_global_in_subset",
                 "around_best_std", "min_pending_distance"}
-_CHOICES = {"start_selection": ("top", "roulette")}
+_CHOICES = {"start_selection": ("top", "roulette"), "lengthscale_prior": ("dim_scaled", "bowl"),
+            "output_warp": ("yeo_johnson", "none"), "pending_mode": ("fantasies", "believer")}
 DEFAULT = EngineOptions()

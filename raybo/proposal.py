@@ -49,11 +49,12 @@ class FitCache:
                 or n - self.n_fitted >= round(opts.refit_growth * self.n_fitted))
 
 
-def _training_data(state: TrialState, space: SearchSpace, mode: str
+def _training_data(state: TrialState, space: SearchSpace, mode: str,
+                   opts: EngineOptions = DEFAULT
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, OutputTransform, int]:
     """``X: (n + f, d)``, GP targets ``z: (n + f,)``, ``X_pending``, transform and ``n``."""
     X_obs, y, X_failed, X_pending = state.arrays(space.dim)
-    z, tf = gp_targets(to_minimize(y, mode), len(X_failed))
+    z, tf = gp_targets(to_minimize(y, mode), len(X_failed), opts.output_warp == "yeo_johnson")
     return np.vstack([X_obs, X_failed]), z, X_pending, tf, len(X_obs)
 
 
@@ -92,7 +93,7 @@ def propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, 
 
 def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, seed: int,
              cache: FitCache, X_avoid: np.ndarray, opts: EngineOptions) -> np.ndarray | None:
-    X, z, X_pending, _, n_obs = _training_data(state, space, mode)
+    X, z, X_pending, _, n_obs = _training_data(state, space, mode, opts)
     X_best = X[:n_obs][np.argsort(z[:n_obs], kind="stable")[:opts.n_best_seeds]]
     n_rows = len(X)  # counted before subsetting, which caps the rows
     refit = cache.needs_refit(n_rows, opts)
@@ -103,6 +104,8 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
         model = fit_gp(Xt, zt, cat_cols, cache.warm_state, optimize=refit, opts=opts)
         post = build_posterior(model, Xt, zt[:, None])
         eps = base_samples(opts.n_fantasies, len(X_pending), seed)
+        if opts.pending_mode == "believer":  # Kriging believer: pending at the posterior mean
+            eps = torch.zeros(1, len(X_pending), dtype=DTYPE)
         post = fantasize(post, torch.as_tensor(X_pending, dtype=DTYPE), eps)
     except FitError as err:
         warnings.warn(f"GPSearch: {err}; suggesting a quasi-random point instead", stacklevel=3)

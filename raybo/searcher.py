@@ -31,7 +31,7 @@ from raybo.state import TrialState
 logger = logging.getLogger(__name__)
 
 ACQUISITION_NAMES = ("logei", "ei", "pi", "ucb")
-N_INITIAL_MIN, N_INITIAL_MAX = 5, 20  # default initial design: clip(2 * d, 5, 20) Sobol points
+N_INITIAL_MIN, N_INITIAL_MAX = 5, 20  # default design: clip(design_per_dim * d, 5, 20) points
 # When Tune tells us num_samples, the design takes at most a third of it (and at least
 # N_INITIAL_SMALL_BUDGET points): a 12-trial run in 8-d would otherwise never reach the GP.
 N_INITIAL_SMALL_BUDGET = 4
@@ -276,7 +276,8 @@ class GPSearch(Searcher):
     def _n_initial_effective(self) -> int:
         if self._n_initial is not None:
             return self._n_initial
-        n = int(np.clip(2 * self._space.dim, N_INITIAL_MIN, N_INITIAL_MAX))
+        n = int(np.clip(round(self._engine.design_per_dim * self._space.dim), N_INITIAL_MIN,
+                        N_INITIAL_MAX))
         if self._budget:
             n = min(n, max(N_INITIAL_SMALL_BUDGET, self._budget // 3))
         return n

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,14 +27,17 @@ import gpytorch
 import torch
 from gpytorch.constraints import GreaterThan
 from gpytorch.priors import LogNormalPrior
+from linear_operator.utils.cholesky import psd_safe_cholesky
 from linear_operator.utils.errors import NanError, NotPSDError
+from linear_operator.utils.warnings import NumericalWarning
 
 from raybo.options import DEFAULT, EngineOptions
 
 logger = logging.getLogger(__name__)
 
 DTYPE = torch.float64
-JITTERS = (0.0, 1e-8, 1e-6, 1e-4)  # tried in turn when a Cholesky factorization fails
+# Jitter tried when a Cholesky factorization fails: 1e-8, 1e-7, ... 1e-4 times the mean diagonal.
+JITTER_START, JITTER_TRIES = 1e-8, 5
 
 
 class FitError(RuntimeError):
@@ -62,14 +66,18 @@ class ExactGP(gpytorch.models.ExactGP):
         super().__init__(X, z, likelihood)
         d = X.shape[-1]
         cont_cols = [j for j in range(d) if j not in cat_cols]
-        ls_prior = LogNormalPrior(math.sqrt(2) + 0.5 * math.log(d), math.sqrt(3))
-        ls_mode = math.exp(ls_prior.loc.item() - ls_prior.scale.item() ** 2)
+        if opts.lengthscale_prior == "dim_scaled":
+            ls_prior = LogNormalPrior(math.sqrt(2) + 0.5 * math.log(d), math.sqrt(3))
+            ls_init = math.exp(ls_prior.loc.item() - ls_prior.scale.item() ** 2)  # its mode
+        else:  # "bowl": added in _optimize_mll, see _bowl_log_prior
+            ls_prior, ls_init = None, 1.0
+        self.bowl = opts.lengthscale_prior == "bowl"
         kernels = []
         if cont_cols:
             kernels.append(gpytorch.kernels.MaternKernel(
                 nu=2.5, ard_num_dims=len(cont_cols), active_dims=cont_cols,
                 lengthscale_prior=ls_prior,
-                lengthscale_constraint=GreaterThan(opts.lengthscale_floor, initial_value=ls_mode)))
+                lengthscale_constraint=GreaterThan(opts.lengthscale_floor, initial_value=ls_init)))
         if cat_cols:
             kernels.append(CategoricalKernel(
                 ard_num_dims=len(cat_cols), active_dims=cat_cols,
@@ -124,21 +132,26 @@ def build_posterior(model: ExactGP, X: torch.Tensor, Y: torch.Tensor) -> Posteri
     with torch.no_grad():
         K = model.covar_module(X).to_dense()
     noise = float(model.likelihood.noise.item())
-    L = _cholesky(K + noise * torch.eye(len(X), dtype=DTYPE))
+    L = cholesky(K + noise * torch.eye(len(X), dtype=DTYPE))
     c = float(model.mean_module.constant.item())
     alpha = torch.cholesky_solve(Y - c, L)
     return Posterior(model, X, Y, L, alpha, Y.min(0).values)
 
 
-def _cholesky(A: torch.Tensor) -> torch.Tensor:
+def cholesky(A: torch.Tensor) -> torch.Tensor:
+    """Lower Cholesky factor of the symmetric ``A: (n, n)``; if it is only numerically PSD,
+    linear_operator's ``psd_safe_cholesky`` adds jitter of 1e-8 up to 1e-4 times the mean
+    diagonal (so the ladder is relative to the kernel's scale). Raises ``FitError`` past it."""
     scale = float(A.diagonal().mean()) if A.numel() else 1.0
-    for jitter in JITTERS:
-        L, info = torch.linalg.cholesky_ex(A + jitter * scale * torch.eye(len(A), dtype=A.dtype))
-        if int(info) == 0:
-            if jitter:
-                logger.warning("GP covariance was not positive definite; added jitter %.0e", jitter)
-            return L
-    raise FitError("kernel matrix is not positive definite even with jitter")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NumericalWarning)
+            L = psd_safe_cholesky(A, jitter=JITTER_START * scale, max_tries=JITTER_TRIES)
+    except NotPSDError as err:
+        raise FitError("kernel matrix is not positive definite even with jitter") from err
+    if caught:
+        logger.warning("GP covariance was not positive definite; %s", caught[-1].message)
+    return L
 
 
 def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
@@ -193,12 +206,33 @@ def _optimize_mll(model: ExactGP, max_iter: int) -> None:
         opt.zero_grad()
         with gpytorch.settings.max_cholesky_size(10_000):
             loss = -mll(model(X), z)
+        if model.bowl:  # the MLL is per data point: so is the prior added to it
+            loss = loss - _bowl_log_prior(model) / len(z)
         if not torch.isfinite(loss):
             raise ValueError("non-finite marginal likelihood")
         loss.backward()
         return loss
 
     opt.step(closure)
+
+
+def _bowl_log_prior(model: ExactGP) -> torch.Tensor:
+    """log p(l) = -0.1 (l^2 + l^-2) per Matern lengthscale, Optuna's GPSampler prior written in
+    lengthscales (its -0.1 (rho + 1/rho) on rho = l^-2): flat-ish for l in [0.3, 3] of the unit
+    cube, steep outside, so a dimension the data near one basin ignores is not declared
+    irrelevant everywhere (Hartmann6: lengthscales of 10-24 on x2/x4 kept 6 of 10 seeds in the
+    local minimum)."""
+    total = torch.zeros((), dtype=DTYPE)
+    for k in _matern_kernels(model.covar_module):
+        ls = k.lengthscale
+        total = total - 0.1 * (ls.pow(2) + ls.pow(-2)).sum()
+    return total
+
+
+def _matern_kernels(kernel: gpytorch.kernels.Kernel) -> list[gpytorch.kernels.MaternKernel]:
+    if isinstance(kernel, gpytorch.kernels.MaternKernel):
+        return [kernel]
+    return [k for sub in getattr(kernel, "kernels", []) for k in _matern_kernels(sub)]
 
 
 def loo_predictions(post: Posterior) -> tuple[torch.Tensor, torch.Tensor]:

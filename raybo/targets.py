@@ -37,7 +37,8 @@ class OutputTransform:
     s: float
 
     @classmethod
-    def fit(cls, y: np.ndarray) -> OutputTransform:
+    def fit(cls, y: np.ndarray, warp: bool = True) -> OutputTransform:
+        """Standardize ``y: (n,)``, then (``warp``) a Yeo-Johnson transform fitted by ML."""
         y = np.asarray(y, dtype=float)
         if y.size == 0:
             return cls(0.0, 1.0, None, 0.0, 1.0)
@@ -47,7 +48,7 @@ class OutputTransform:
         mu, sigma = (float(y.mean()), 0.0) if scale == 0 else (
             float((y / scale).mean()) * scale, float((y / scale).std()) * scale)
         constant = sigma <= MIN_STD * scale
-        if y.size < 3 or constant:
+        if y.size < 3 or constant or not warp:
             return cls(mu, 1.0 if constant else sigma, None, 0.0, 1.0)
         u = _standardize(y, mu, sigma)
         lam = float(np.clip(stats.yeojohnson_normmax(u), *LAMBDA_BOUNDS))
@@ -90,10 +91,11 @@ def _yeojohnson_inverse(w: np.ndarray, lam: float) -> np.ndarray:
     return out
 
 
-def gp_targets(y_min: np.ndarray, n_failed: int) -> tuple[np.ndarray, OutputTransform]:
+def gp_targets(y_min: np.ndarray, n_failed: int, warp: bool = True
+               ) -> tuple[np.ndarray, OutputTransform]:
     """Finite values to minimize ``y_min: (n,)`` plus ``n_failed`` failures -> GP targets
     ``(n + n_failed,)`` (observed first) and the transform used."""
-    tf = OutputTransform.fit(y_min)
+    tf = OutputTransform.fit(y_min, warp)
     z = tf(y_min)
     worst = float(z.max()) if z.size else 0.0
     return np.concatenate([z, np.full(n_failed, worst)]), tf

@@ -12,7 +12,7 @@ import torch
 from ray import tune
 
 from raybo import GPSearch
-from raybo.surrogate import DTYPE, FitError, _cholesky, fit_gp
+from raybo.surrogate import DTYPE, FitError, cholesky, fit_gp
 
 SPACE = {"a": tune.uniform(0, 1), "b": tune.uniform(0, 1)}
 
@@ -121,6 +121,6 @@ def test_fit_gp_falls_back_from_a_diverged_warm_start_and_logs_it(caplog):
 def test_cholesky_of_a_singular_kernel_adds_jitter_and_logs_it(caplog):
     A = torch.ones(50, 50, dtype=DTYPE)  # rank one: 50 identical inputs without noise
     with caplog.at_level(logging.WARNING, logger="raybo.surrogate"):
-        L = _cholesky(A)
+        L = cholesky(A)
     assert "added jitter" in caplog.text
     assert torch.isfinite(L).all() and torch.allclose(L @ L.T, A, atol=1e-3)
