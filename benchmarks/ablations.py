@@ -15,4 +15,6 @@ VARIANTS: dict[str, dict[str, object]] = {
     "nowarp": {"output_warp": "none"},
     "design3": {"design_per_dim": 3.0},
     "believer": {"pending_mode": "believer"},
+    "plugin": {"incumbent": "posterior_mean"},
+    "catprior": {"cat_lengthscale_prior": 1},
 }

@@ -42,4 +42,4 @@ def fantasize(post: Posterior, X_pending: torch.Tensor, eps: torch.Tensor) -> Po
         m = eps.shape[0]
         Y = torch.cat([post.Y[:, :1].expand(-1, m), Yf.T], dim=0)  # (n + p, m)
         X = torch.cat([post.X, X_pending], dim=0)
-    return build_posterior(post.model, X, Y)
+    return build_posterior(post.model, X, Y, post.plugin)

@@ -37,6 +37,9 @@ class EngineOptions:
     # 2024, BoTorch's default); "bowl": Optuna's -0.1 (l^2 + l^-2), which keeps lengthscales
     # within about [0.3, 3] of the unit cube unless the data insist.
     lengthscale_prior: str = "dim_scaled"
+    # 1: LogNormal(0, 1) on each categorical lengthscale (correlation between two categories
+    # about exp(-1), within [0.07, 0.76] at one sigma); 0: no prior (MAP may run off to 0 or inf).
+    cat_lengthscale_prior: int = 0
     # L-BFGS iterations of the marginal-likelihood fit from the prior defaults; warm starts
     # converge in far fewer.
     fit_max_iter: int = 80
@@ -59,6 +62,11 @@ class EngineOptions:
     # increment); "believer": on their posterior mean only (Kriging believer, Ginsbourger et
     # al. 2010), which keeps the incumbent and so stays more exploitative with many pending.
     pending_mode: str = "fantasies"
+
+    # -- acquisition (acquisition.py, surrogate.build_posterior) ----------------------------
+    # "observed": EI improves on the lowest observed target; "posterior_mean": on the lowest
+    # posterior mean at an observed point (plug-in EI), robust when the objective is noisy.
+    incumbent: str = "observed"
 
     # -- acquisition optimizer (optimize.py) ------------------------------------------------
     n_sobol: int = 1024  # raw candidates: enough to seed restarts in d <= 20
@@ -108,7 +116,8 @@ class EngineOptions:
 
 
 _MAY_BE_ZERO = {"refit_growth", "refit_always", "n_around_best", "n_global_in_subset",
-                "around_best_std", "min_pending_distance"}
+                "around_best_std", "min_pending_distance", "cat_lengthscale_prior"}
 _CHOICES = {"start_selection": ("top", "roulette"), "lengthscale_prior": ("dim_scaled", "bowl"),
-            "output_warp": ("yeo_johnson", "none"), "pending_mode": ("fantasies", "believer")}
+            "output_warp": ("yeo_johnson", "none"), "pending_mode": ("fantasies", "believer"),
+            "incumbent": ("observed", "posterior_mean")}
 DEFAULT = EngineOptions()

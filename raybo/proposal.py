@@ -102,7 +102,7 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
     Xt, zt = torch.as_tensor(X, dtype=DTYPE), torch.as_tensor(z, dtype=DTYPE)
     try:
         model = fit_gp(Xt, zt, cat_cols, cache.warm_state, optimize=refit, opts=opts)
-        post = build_posterior(model, Xt, zt[:, None])
+        post = build_posterior(model, Xt, zt[:, None], opts.incumbent == "posterior_mean")
         eps = base_samples(opts.n_fantasies, len(X_pending), seed)
         if opts.pending_mode == "believer":  # Kriging believer: pending at the posterior mean
             eps = torch.zeros(1, len(X_pending), dtype=DTYPE)
