@@ -13,6 +13,7 @@ import math
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from raybo.report import TuningRun, format_table, write_outputs
 
@@ -101,11 +102,15 @@ def run_tuning(
     name: str | None = None,
     verbose: int = 0,
     ray_init: dict[str, Any] | None = None,
+    option_names: dict[str, str] | None = None,
 ) -> TuningRun:
     """Tune ``arch`` on its default space with GP (or random) search; connects to Ray if needed.
 
     ``ray_init``: keyword arguments for ``ray.init`` when Ray is not yet initialized (it
     honours ``RAY_ADDRESS``). ``data``: the ``config["data"]`` spec (default: embedded data).
+    ``storage``: a local path (resolved) or a URI Tune's storage accepts (``s3://``, ``gs://``,
+    ``file://``...), passed through unchanged. ``option_names``: names for errors about the
+    per-trial request, ``{"CPU": ..., "GPU": ...}`` (the CLI passes its option names).
     """
     import ray
     from ray import tune
@@ -113,6 +118,7 @@ def run_tuning(
     from ray.tune.search import BasicVariantGenerator
 
     from raybo import GPSearch
+    from raybo.capacity import check_trial_fits
     from trainables import default_space, get_trainable
 
     if arch not in ARCHS:
@@ -121,7 +127,7 @@ def run_tuning(
         raise ValueError(f"searcher must be 'gp' or 'random', got {searcher!r}")
     if not ray.is_initialized():
         ray.init(**(ray_init or {}))
-    _check_cluster_fits(cpus_per_trial, gpus_per_trial, ray.cluster_resources())
+    check_trial_fits(cpus_per_trial, gpus_per_trial, names=option_names)
 
     if searcher == "gp":
         alg = GPSearch(acquisition=acquisition, seed=seed)
@@ -129,7 +135,9 @@ def run_tuning(
         alg = BasicVariantGenerator(random_state=seed)
     scheduler = ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=1) if asha else None
     name = name or f"{arch}_{searcher}_seed{seed}"
-    storage = Path(storage or Path("raybo_out") / "ray_results").resolve()
+    storage = str(storage or Path("raybo_out") / "ray_results")
+    if not _is_uri(storage):  # s3://, gs://, file://... go to Tune unchanged
+        storage = str(Path(storage).resolve())
     tuner = tune.Tuner(
         _with_resources(get_trainable(arch), cpus_per_trial, gpus_per_trial),
         param_space=default_space(arch, epochs=epochs, data=data, seed=seed),
@@ -146,7 +154,7 @@ def run_tuning(
         ),
         run_config=tune.RunConfig(
             name=name,
-            storage_path=str(storage),
+            storage_path=storage,
             verbose=verbose,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             failure_config=tune.FailureConfig(max_failures=max_failures),
@@ -172,12 +180,10 @@ def _with_resources(fn: Any, cpus: float, gpus: float) -> Any:
     return tune.with_resources(trial, {"cpu": cpus, "gpu": gpus})
 
 
-def _check_cluster_fits(cpus: float, gpus: float, cluster: dict[str, float]) -> None:
-    """A trial that can never be placed would leave Tune waiting forever: fail early."""
-    if cpus > cluster.get("CPU", 0):
-        raise ValueError(f"cpus_per_trial={cpus} exceeds the cluster's {cluster.get('CPU', 0)}")
-    if gpus > cluster.get("GPU", 0):
-        raise ValueError(f"gpus_per_trial={gpus} exceeds the cluster's {cluster.get('GPU', 0)}")
+def _is_uri(path: str) -> bool:
+    """``scheme://...`` as Tune's storage (pyarrow.fs) reads it; a one-letter scheme is a
+    Windows drive, not a URI."""
+    return len(urlparse(path).scheme) > 1
 
 
 def _fitted_searcher(alg: Any, experiment_path: str) -> Any:
@@ -248,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             max_failures=args.max_failures,
             verbose=args.verbose,
             ray_init=ray_init,
+            option_names={"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"},
         )
     except ValueError as exc:
         print(f"raybo: error: {exc}", file=sys.stderr)
