@@ -126,11 +126,15 @@ def autoscaler_node_types(
 
 
 def _types_from_gcs() -> list[NodeType] | None:
+    from ray.exceptions import RayError
+
     try:
         from ray._private.state import state
 
         config = state.get_cluster_config()
-    except (ImportError, AttributeError, TypeError) as exc:  # Ray moved its internals
+    # Ray moved its internals (import/attribute/signature), or this process has no GCS
+    # connection of its own (Ray Client): fall back to the other sources.
+    except (ImportError, AttributeError, TypeError, RayError) as exc:
         logger.debug("cluster config not readable from GCS: %r", exc)
         return None
     if config is None or not config.node_group_configs:
