@@ -18,6 +18,7 @@ from sklearn.metrics import log_loss, recall_score
 
 from trainables.data import PAD
 from trainables.loop import evaluate, setup_trial, train_epoch
+from trainables.metrics import DEFAULT_KIND
 
 CPU = torch.device("cpu")
 PANGRAM = "the quick brown fox jumps over the lazy dog. "
@@ -72,6 +73,7 @@ def _check_loss_oracle(run) -> tuple[float, np.ndarray, np.ndarray]:
 def test_model_learns_every_class_and_reports_the_true_loss(arch):
     config, floor = CASES[arch]
     run = _train(arch, config)
+    assert run.data.kind == DEFAULT_KIND[arch]  # the table the CLI checks --metric against
     val_acc, y, p = _check_loss_oracle(run)
     assert val_acc >= floor
     classes = np.unique(y)

@@ -22,6 +22,7 @@ from test_trainables_learning import _probabilities
 from raybo import GPSearch
 from trainables import ARCHITECTURES, default_config, get_trainable
 from trainables.loop import STATE_FILE, merge, setup_trial
+from trainables.metrics import DEFAULT_KIND, metrics_for
 
 pytestmark = pytest.mark.ray
 
@@ -135,8 +136,10 @@ def test_each_architecture_trains_and_reports_under_gpsearch(searched, arch):
     history = _history(trial)
     assert [r["epoch"] for r in history] == [1, 2]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    for key in ("val_loss", "val_accuracy", "device"):
-        assert key in history[-1]
+    # Exactly the metrics trainables.metrics promises (the CLI validates --metric against it).
+    kind = DEFAULT_KIND[arch]
+    assert set(metrics_for(kind)) <= set(history[-1]) and "device" in history[-1]
+    assert ("val_perplexity" in history[-1]) == (kind != "image")
     assert 0.0 <= history[-1]["val_accuracy"] <= 1.0
     assert history[-1]["device"] == "cpu"
     if arch in ("seq2seq", "transformer"):

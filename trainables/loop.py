@@ -32,6 +32,7 @@ from torch import nn
 
 from trainables.data import PAD, TaskData, load_data
 from trainables.device import setup_device
+from trainables.metrics import metrics_for
 from trainables.models import build_model
 from trainables.spaces import default_config
 
@@ -219,13 +220,13 @@ def train(config: dict[str, Any], arch: str) -> None:
         _maybe_fail(cfg, epoch)
         train_loss = train_epoch(model, data, opt, scaler, batch_size, gen, device)
         metrics: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, **dev_info}
-        if not math.isfinite(train_loss):
-            nan = float("nan")
-            tune.report({**metrics, "val_loss": nan, "val_accuracy": nan, "diverged": True})
+        if not math.isfinite(train_loss):  # every metric of metrics_for(kind) is NaN
+            nan = {m: float("nan") for m in metrics_for(data.kind) if m != "train_loss"}
+            tune.report({**metrics, **nan, "diverged": True})
             return
         val_loss, val_acc = evaluate(model, data, device)
         metrics.update(val_loss=val_loss, val_accuracy=val_acc, diverged=False)
-        if data.kind != "image":
+        if "val_perplexity" in metrics_for(data.kind):
             metrics["val_perplexity"] = math.exp(min(val_loss, 50.0))
         with tempfile.TemporaryDirectory() as d:
             state = {
