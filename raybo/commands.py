@@ -102,7 +102,7 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     experiments: dict[str, str] = info["experiments"]
     names = " and ".join(experiments)
     print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']} with {names} search: "
-          f"{opts['trials']} trials x {_plural(opts['epochs'], 'epoch')}, "
+          f"{_plural(opts['trials'], 'trial')} x {_plural(opts['epochs'], 'epoch')}, "
           f"{opts['concurrent']} at a time, "
           f"{opts['metric']} ({opts['mode']}); run directory {run_dir}", flush=True)
     started = not ray.is_initialized()
