@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from raybo.report import BAND_Z, TuningRun, band_coverage
+from raybo.report import TuningRun, band_coverage, bands
 
 LOG_SPAN = 10.0  # log y once positive values span more than a decade
 # origin -> (marker, colour, legend label)
@@ -103,20 +103,20 @@ def trajectory_figure(runs: Sequence[TuningRun]) -> Any:
 
 
 def diagnostics_figure(run: TuningRun) -> Any:
-    """Observed vs leave-one-out prediction, bars = prediction +- 1.96 std (metric units); the
-    title's count is computed from these same bars (``report.band_coverage``)."""
+    """Observed vs leave-one-out prediction with each trial's 95% band, all in metric units;
+    the title's count is computed from these same bands (``report.band_coverage``)."""
     d = run.diagnostics
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
-    obs, pred, sd = d["observed"], d["predicted"], d["predicted_std"]
-    log = wants_log(obs + pred)
+    obs, pred = d["observed"], d["predicted"]
+    lower, upper = bands(d)
+    log = wants_log(obs + pred + lower + upper)  # only if every band end is positive too
     for inside in (True, False):
-        idx = [i for i in range(len(obs)) if (abs(obs[i] - pred[i]) <= BAND_Z * sd[i]) == inside]
+        idx = [i for i in range(len(obs)) if (lower[i] <= obs[i] <= upper[i]) == inside]
         if not idx:
             continue
-        lo = [min(BAND_Z * sd[i], pred[i] * 0.999) if log else BAND_Z * sd[i] for i in idx]
-        hi = [BAND_Z * sd[i] for i in idx]
-        ax.errorbar([obs[i] for i in idx], [pred[i] for i in idx], yerr=[lo, hi], fmt="o",
+        err = [[pred[i] - lower[i] for i in idx], [upper[i] - pred[i] for i in idx]]
+        ax.errorbar([obs[i] for i in idx], [pred[i] for i in idx], yerr=err, fmt="o",
                     capsize=3, color="tab:blue" if inside else "tab:red",
                     label="inside its 95% band" if inside else "outside its 95% band")
     lo_lim, hi_lim = min(min(obs), min(pred)), max(max(obs), max(pred))

@@ -134,13 +134,22 @@ def format_table(run: TuningRun, k: int = TABLE_ROWS) -> str:
     return "\n".join(rendered)
 
 
+def bands(diagnostics: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """Lower and upper ends of each trial's leave-one-out 95% band, in metric units: the
+    ``lower``/``upper`` quantiles when the diagnostics carry them, else prediction +- 1.96 std.
+    ``diagnostics.png`` draws exactly these and ``band_coverage`` counts against them."""
+    if "lower" in diagnostics and "upper" in diagnostics:
+        return list(diagnostics["lower"]), list(diagnostics["upper"])
+    pred, sd = diagnostics.get("predicted", []), diagnostics.get("predicted_std", [])
+    return ([p - BAND_Z * s for p, s in zip(pred, sd)],
+            [p + BAND_Z * s for p, s in zip(pred, sd)])
+
+
 def band_coverage(diagnostics: dict[str, Any]) -> tuple[int, int]:
-    """``(inside, n)``: observations inside their leave-one-out 95% band, the band being
-    prediction +- 1.96 std in metric units -- exactly the bars ``diagnostics.png`` draws."""
-    obs, pred = diagnostics.get("observed", []), diagnostics.get("predicted", [])
-    sd = diagnostics.get("predicted_std", [])
-    inside = sum(abs(o - p) <= BAND_Z * s for o, p, s in zip(obs, pred, sd))
-    return inside, len(obs)
+    """``(inside, n)``: observations inside their leave-one-out 95% band (see ``bands``)."""
+    obs = diagnostics.get("observed", [])
+    lower, upper = bands(diagnostics)
+    return sum(lo <= o <= hi for o, lo, hi in zip(obs, lower, upper)), len(obs)
 
 
 def diagnostics_line(run: TuningRun) -> str:

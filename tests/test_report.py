@@ -137,3 +137,13 @@ def test_trajectory_marks_design_gp_failures_and_both_searchers():
             "best so far (gp)", "best so far (random)"} <= set(labels)
     assert "GP vs random" in ax.get_title()
     assert compare_line(gp, rnd).endswith("GP reached random's best at trial 3 of 4")
+
+
+def test_diagnostics_use_quantile_bands_when_given():
+    # Exact quantiles of a warped GP are asymmetric in metric units; when the diagnostics carry
+    # them they are what is counted and drawn.
+    run = _run()
+    run.diagnostics.update(lower=[0.4, 0.21, 0.25], upper=[0.6, 0.3, 2.5])
+    assert band_coverage(run.diagnostics) == (2, 3)  # trial 2 (0.2) is below its band
+    ax = diagnostics_figure(run).axes[0]
+    assert ax.get_yscale() == "log"  # every value and band end positive, spanning > a decade
