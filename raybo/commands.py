@@ -98,23 +98,26 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     import ray
     from ray import tune
 
+    from raybo.progress import ray_init_kwargs
+
     opts = info["options"]
     experiments: dict[str, str] = info["experiments"]
-    names = " and ".join(experiments)
-    print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']} with {names} search: "
-          f"{_plural(opts['trials'], 'trial')} x {_plural(opts['epochs'], 'epoch')}, "
-          f"{opts['concurrent']} at a time, "
-          f"{opts['metric']} ({opts['mode']}); run directory {run_dir}", flush=True)
     started = not ray.is_initialized()
     runs: list[TuningRun] = []
     try:
+        if started:
+            ray.init(**ray_init_kwargs(verbose), **({"num_cpus": num_cpus} if num_cpus else {}))
+        print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']} with "
+              f"{' and '.join(experiments)} search: {_plural(opts['trials'], 'trial')} x "
+              f"{_plural(opts['epochs'], 'epoch')}, {opts['concurrent']} at a time, "
+              f"{opts['metric']} ({opts['mode']}); run directory {run_dir}", flush=True)
         for searcher, path in experiments.items():
             restore = path if resume and tune.Tuner.can_restore(path) else None
             storage, _, name = path.rpartition("/")
             run = run_tuning(
                 searcher=searcher, storage=storage, name=name, resume=restore, progress=True,
                 label=f"{searcher:<6} " if len(experiments) > 1 else "", verbose=verbose,
-                ray_init={"num_cpus": num_cpus} if num_cpus else None, **opts)
+                **opts)
             runs.append(run)
             if run.interrupted:
                 break

@@ -113,10 +113,13 @@ def test_compare_random_runs_both_at_the_requested_concurrency(ray_session, tmp_
     assert json.loads(params.read_text()) == {**best, "epochs": 1}
 
 
-def test_a_run_where_every_trial_fails_still_reports(ray_session, tmp_path):
+def test_a_run_where_every_trial_fails_still_reports(ray_session, tmp_path, capsys):
     # MNIST without a root directory: every trial raises before its first report
     run = run_tuning("cnn", trials=2, epochs=1, data={"name": "mnist"}, max_failures=0,
-                     storage=tmp_path / "ray", name="failing")
+                     storage=tmp_path / "ray", name="failing", progress=True)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[")]
+    assert len(lines) == 2 and all("failed: ValueError: data 'mnist' needs a 'root'" in ln
+                                   for ln in lines), lines
     assert [r["status"] for r in run.rows] == ["ERROR", "ERROR"]
     assert all("needs a 'root' directory" in r["error"] for r in run.rows)
     paths = write_outputs(run, tmp_path / "out")
