@@ -42,11 +42,12 @@ TUNE_OPTIONS = ("arch", "trials", "concurrent", "epochs", "cpus_per_trial", "gpu
 # ------------------------------------------------------------------ raybo tune / resume
 def plan_tune(args: argparse.Namespace) -> Callable[[], int]:
     searchers = ["gp", "random"] if args.compare_random else [args.searcher]
+    created = args.out is None or not Path(args.out).exists()  # else: an empty dir of theirs
     run_dir = new_run_dir(args.out, f"{args.arch}-{'-vs-'.join(searchers)}")
     try:
         storage = _storage(args.storage, run_dir)
     except RunDirError:
-        _discard(run_dir, created=args.out is None or not any(run_dir.iterdir()))
+        _discard(run_dir, created)
         raise
     stamp = timestamp()
     info = {
@@ -57,7 +58,7 @@ def plan_tune(args: argparse.Namespace) -> Callable[[], int]:
     }
     write_run_file(run_dir, info)
     return lambda: _tune(run_dir, info, resume=False, verbose=args.verbose,
-                         num_cpus=args.num_cpus)
+                         num_cpus=args.num_cpus, created=created)
 
 
 def plan_resume(args: argparse.Namespace) -> Callable[[], int]:
@@ -94,7 +95,7 @@ def _discard(run_dir: Path, created: bool) -> None:
 
 
 def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
-          num_cpus: int | None) -> int:
+          num_cpus: int | None, created: bool = False) -> int:
     import ray
     from ray import tune
 
@@ -127,7 +128,7 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
         return EXIT_INTERRUPTED
     except ValueError:
         if not resume and not runs and not any(Path(p).exists() for p in experiments.values()):
-            _discard(run_dir, created=True)
+            _discard(run_dir, created)
         raise
     finally:
         if started and ray.is_initialized():
