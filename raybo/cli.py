@@ -16,7 +16,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from raybo.report import TuningRun
 from raybo.rundir import RunDirError
@@ -40,9 +40,17 @@ METRIC_HELP = (f"result key to optimize: {', '.join(m for m in METRICS if m not 
 
 
 # ------------------------------------------------------------------ arguments
+class _Parser(argparse.ArgumentParser):
+    """An option error is one line naming the option (argparse would print the whole usage
+    block first) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="raybo", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="raybo", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("tune", help="tune a bundled PyTorch trainable with Ray Tune",
                        description="Tune a bundled trainable; one line per finished trial, then "
                        "a table, trials.csv/json, best_config.json and plots in the run "
