@@ -35,6 +35,10 @@ N_INITIAL_MIN, N_INITIAL_MAX = 5, 20  # default initial design: clip(2 * d, 5, 2
 # N_INITIAL_SMALL_BUDGET points): a 12-trial run in 8-d would otherwise never reach the GP.
 N_INITIAL_SMALL_BUDGET = 4
 MISSING_METRIC_LIMIT = 3  # results in a row without the metric (and none with it) = a wrong key
+# Where a suggestion came from (``GPSearch.trial_origin``): a points_to_evaluate entry, the
+# initial quasi-random design, the GP's acquisition maximum, or a quasi-random point after a
+# failed GP fit.
+ORIGINS = ("given", "design", "gp", "fallback")
 STATE_FORMAT = "raybo.GPSearch"
 STATE_VERSION = 1
 
@@ -118,6 +122,7 @@ class GPSearch(Searcher):
         self._restored_pending: set[str] = set()
         self._metric_seen = False  # some result had the metric (see MISSING_METRIC_LIMIT)
         self._results_without_metric: list[list[str]] = []  # keys of those that lacked it
+        self._origins: dict[str, str] = {}  # trial id -> one of ORIGINS
         if space is not None:
             self._set_space(space)
 
@@ -147,9 +152,10 @@ class GPSearch(Searcher):
         if self._max_concurrent and self._n_live >= self._max_concurrent:
             return None
         given = self._queue.pop(0) if self._queue else None
-        x = self._next_point(space, given)
+        x, origin = self._next_point(space, given)
         config = space.decode(x, exact=given)
         self._state.add_pending(trial_id, config, space.encode(config))
+        self._origins[trial_id] = origin
         return config
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
@@ -189,7 +195,7 @@ class GPSearch(Searcher):
             "max_concurrent": self._max_concurrent, "queue": self._queue,
             "rewards": self._rewards, "sobol_index": self._sobol_index,
             "n_evaluated": self._n_evaluated, "trials": self._state.to_dict(),
-            "budget": self._budget,
+            "budget": self._budget, "origins": dict(self._origins),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -203,6 +209,7 @@ class GPSearch(Searcher):
         self._queue, self._rewards = list(state["queue"]), state["rewards"]
         self._sobol_index, self._n_evaluated = state["sobol_index"], state["n_evaluated"]
         self._budget = state.get("budget")  # absent in states saved before it existed
+        self._origins = dict(state.get("origins", {}))  # likewise
         self._space_config, self._space = None, None
         if state["space"] is not None:
             self._set_space(state["space"], seed_queue=False)
@@ -221,6 +228,13 @@ class GPSearch(Searcher):
     def n_pending(self) -> int:
         """Trials suggested and not yet completed."""
         return self._state.n_pending
+
+    def trial_origin(self, trial_id: str) -> str | None:
+        """Where the config suggested for ``trial_id`` came from: ``"given"``
+        (points_to_evaluate), ``"design"`` (initial Sobol design), ``"gp"`` (acquisition
+        maximum) or ``"fallback"`` (quasi-random after a failed GP fit); None for ids this
+        searcher never suggested. Recording it does not change any suggestion."""
+        return self._origins.get(trial_id)
 
     def diagnostics(self) -> dict[str, Any]:
         """Leave-one-out check of the surrogate on the observed trials, in metric units.
@@ -296,21 +310,23 @@ class GPSearch(Searcher):
             f"trial results so far; the results have the keys {keys[:20]}. Pass one of them as "
             "metric to GPSearch or tune.run/TuneConfig")
 
-    def _next_point(self, space: SearchSpace, given: dict[str, Any] | None) -> np.ndarray:
-        """``(d,)`` encoding of the next config: ``given`` (a points_to_evaluate entry, missing
-        parameters filled at random), the Sobol design, or the GP's proposal."""
+    def _next_point(self, space: SearchSpace, given: dict[str, Any] | None
+                    ) -> tuple[np.ndarray, str]:
+        """``(d,)`` encoding of the next config and its origin (see ``ORIGINS``): ``given`` (a
+        points_to_evaluate entry, missing parameters filled at random), the Sobol design, or
+        the GP's proposal."""
         X_all = self._all_x(space)
         if given is not None:
             rng = np.random.default_rng([self._seed, len(self._state.records)])
-            return space.encode_partial(given, fill=rng.random(space.dim))
+            return space.encode_partial(given, fill=rng.random(space.dim)), "given"
         n_done = self._state.n_done
         if n_done < self._n_initial_effective:
-            return self._sobol_point(space, X_all)
+            return self._sobol_point(space, X_all), "design"
         if self._fit_cache is None:
             self._fit_cache = FitCache()
         x = propose(self._state, space, self._mode, self._acquisition, seed=self._step_seed(),
                     cache=self._fit_cache, X_avoid=X_all)
-        return x if x is not None else self._sobol_point(space, X_all)
+        return (x, "gp") if x is not None else (self._sobol_point(space, X_all), "fallback")
 
     def _step_seed(self) -> int:
         return int(np.random.SeedSequence([self._seed, len(self._state.records)])
