@@ -90,7 +90,7 @@ class InitialDesign:
         for _ in range(MAX_SOBOL_SKIPS):
             self.sobol_index += 1
             x = space.snap(sobol.random(1))[0]
-            if not (len(X_avoid) and (np.abs(X_avoid - x).max(axis=1) < DUPLICATE_TOL).any()):
+            if not is_known(x, X_avoid):
                 return x
         return x  # a small discrete space is exhausted: repeat rather than stall
 
@@ -103,6 +103,11 @@ class InitialDesign:
             raise ValueError(f"initial design state has keys {sorted(data)}; expected "
                              "['points', 'rewards', 'sobol_index']")
         return cls(list(data["points"]), data["rewards"], int(data["sobol_index"]))
+
+
+def is_known(x: np.ndarray, X: np.ndarray) -> bool:
+    """True if ``x: (d,)`` is within ``DUPLICATE_TOL`` of a row of ``X: (k, d)``."""
+    return bool(len(X) and (np.abs(X - x).max(axis=1) < DUPLICATE_TOL).any())
 
 
 def fill_point(space: SearchSpace, point: dict[str, Any], rng: np.random.Generator) -> np.ndarray:

@@ -35,7 +35,13 @@ from ray.tune.search import Searcher
 
 from raybo.checkpoint import STATE_FORMAT, STATE_VERSION, check_state, plain_copy
 from raybo.concurrency import RestoredTrials, batch_limiter_calling
-from raybo.design import InitialDesign, design_finished, design_size, fill_point
+from raybo.design import (
+    InitialDesign,
+    design_finished,
+    design_size,
+    fill_point,
+    is_known,
+)
 from raybo.proposal import FitCache, loo_diagnostics, propose
 from raybo.settings import Settings, check_positive_int
 from raybo.space import SearchSpace
@@ -274,7 +280,13 @@ class GPSearch(Searcher):
             self._fit_cache = FitCache()
         x = propose(self._state, space, self.mode, self._settings.acquisition,
                     seed=self._step_seed(), cache=self._fit_cache, X_avoid=X_all)
-        if x is None:  # no GP could be fitted (warned): a quasi-random point instead
+        if x is not None and space.conditional:
+            # The optimizer leaves stale values in inactive columns, so its duplicate check
+            # can miss a config already tried: compare the canonical (snapped) encodings.
+            x = space.snap(x[None])[0]
+            if is_known(x, X_all):
+                x = None
+        if x is None:  # no GP could be fitted (warned), or a repeat: a quasi-random point
             return self._design.sobol_point(space, seed, X_all), "design", None
         return x, "gp", None
 
