@@ -368,3 +368,18 @@ def test_placeholders_inside_nested_choices_are_resolved_by_tune():
         assert why_not(original, config) is None, why_not(original, config)
         seen.add((config["m"]["kind"], repr(config["f"])[:10]))
     assert {kind for kind, _ in seen} == {Fraction, Decimal}
+
+
+def test_options_get_the_probability_tunes_sampler_gives_them():
+    """Uniform points decode to options as often as Tune's uniform choice draws them, inner
+    choices included (the same 1/k per level)."""
+    space = SearchSpace(NESTED["ray_nested_choices"])
+    X = space.snap(np.random.default_rng(6).random((4000, space.dim)))
+    configs = [space.decode(x) for x in X]
+    inner = np.mean([c["list_nested"][0] in ("M", "N") for c in configs])
+    domain = np.mean([c["domain_nested"] in ("O", "P") for c in configs])
+    letter = np.mean([c["domain_nested"] == "O" for c in configs if c["domain_nested"] in "OP"])
+    tune_draws = _tune_samples(NESTED["ray_nested_choices"], 2000, seed=7)
+    tune_inner = np.mean([c["list_nested"][0] in ("M", "N") for c in tune_draws])
+    for ours, theirs in [(inner, tune_inner), (domain, 0.5), (letter, 0.5)]:
+        assert abs(ours - theirs) < 0.05  # about 4 binomial sd at these sample sizes
