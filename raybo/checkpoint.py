@@ -88,6 +88,18 @@ def migrate_v1(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def v1_state_from_attributes(d: dict[str, Any]) -> dict[str, Any]:
+    """The version-1 state of a GPSearch pickled as an object before version 2 (its
+    ``__dict__``; a Tuner's ``tuner.pkl`` holds the searcher that way)."""
+    return {"format": STATE_FORMAT, "version": 1, "space": d["_space_config"],
+            "metric": d["_metric"], "mode": d["_mode"], "acquisition": d["_acquisition"],
+            "n_initial": d["_n_initial"], "seed": d["_seed"],
+            "max_concurrent": d["_max_concurrent"], "queue": d["_queue"],
+            "rewards": d["_rewards"], "sobol_index": d["_sobol_index"],
+            "n_evaluated": d["_n_evaluated"], "trials": d["_state"].to_dict(),
+            "budget": d.get("_budget")}
+
+
 def _check_keys(state: dict[str, Any], required: set[str], optional: set[str],
                 version: int) -> None:
     missing, extra = required - set(state), set(state) - required - optional

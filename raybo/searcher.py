@@ -33,7 +33,13 @@ import numpy as np
 from ray.tune.result import DEFAULT_METRIC
 from ray.tune.search import Searcher
 
-from raybo.checkpoint import STATE_FORMAT, STATE_VERSION, check_state, plain_copy
+from raybo.checkpoint import (
+    STATE_FORMAT,
+    STATE_VERSION,
+    check_state,
+    plain_copy,
+    v1_state_from_attributes,
+)
 from raybo.concurrency import RestoredTrials, batch_limiter_calling
 from raybo.design import (
     InitialDesign,
@@ -202,6 +208,14 @@ class GPSearch(Searcher):
         d = self.__dict__.copy()
         d["_fit_cache"] = None  # torch objects are rebuilt, never pickled
         return d
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        if "_settings" in d:
+            self.__dict__.update(d)
+            return
+        # pickled by raybo before state version 2 (e.g. in the tuner.pkl of an older Tuner)
+        GPSearch.__init__(self, seed=d["_seed"])
+        self.set_state(v1_state_from_attributes(d))
 
     # -- public extras ---------------------------------------------------------------------
     @property

@@ -5,6 +5,7 @@ Ray integration through tune.run / Tuner lives in tests/test_tune_integration.py
 from __future__ import annotations
 
 import math
+import os
 import pickle
 from decimal import Decimal
 from fractions import Fraction
@@ -551,3 +552,19 @@ def test_gp_does_not_repeat_configs_of_a_conditional_space():
 
     configs = run(GPSearch(space, metric="loss", mode="min", seed=0, n_initial=4), 20, f=f)
     assert len({repr(c) for c in configs}) == 20
+
+
+def test_searchers_pickled_and_saved_by_state_version_1_continue_as_that_version_would():
+    """tests/data/v1_searcher.pkl was written by raybo at state version 1 (see
+    tests/data/make_v1_searcher.py): the pickled object (as in a Tuner's tuner.pkl) and its saved
+    state both continue with the suggestion that version made after the restore."""
+    with open(os.path.join(os.path.dirname(__file__), "data", "v1_searcher.pkl"), "rb") as f:
+        old = pickle.load(f)
+    fresh = GPSearch()
+    fresh.set_state(old["state"])
+    assert fresh.suggest("next") == old["next"]
+    unpickled = old["searcher"]
+    assert isinstance(unpickled, GPSearch) and unpickled.n_pending == 1
+    assert (unpickled.metric, unpickled.mode) == ("loss", "min")
+    assert unpickled.get_state()["version"] == 2
+    assert unpickled.suggest("next") == old["next"]  # it counts t5, so one slot of 3 is taken
