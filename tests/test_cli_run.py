@@ -131,5 +131,5 @@ def test_a_gpu_share_the_cluster_lacks_is_refused_naming_the_option(ray_session,
                                                                       capsys):
     out = tmp_path / "gpu"
     assert main(["tune", "cnn", "--gpus-per-trial", "0.5", "--out", str(out)]) == 2
-    assert "raybo tune: error: --gpus-per-trial 0.5 exceeds" in capsys.readouterr().err
+    assert "raybo tune: error: --gpus-per-trial=0.5: no node" in capsys.readouterr().err
     assert not out.exists()  # nothing ran: the same --out can be used once it is fixed
