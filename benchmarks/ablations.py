@@ -7,14 +7,16 @@ from __future__ import annotations
 
 VARIANTS: dict[str, dict[str, object]] = {
     "base": {},
-    "issued": {"design_finished_fraction": 0.5},
     "roulette": {"start_selection": "roulette"},
     "mind": {"min_pending_distance": 1e-3},
     "noise6": {"noise_floor": 1e-6},
     "bowl": {"lengthscale_prior": "bowl"},
     "nowarp": {"output_warp": "none"},
-    "design3": {"design_per_dim": 3.0},
     "believer": {"pending_mode": "believer"},
     "plugin": {"incumbent": "posterior_mean"},
     "catprior": {"cat_lengthscale_prior": 1},
+    "cap3": {"max_fantasized": 3},
+    # the bundle: capped fantasies, plug-in incumbent, categorical prior, no near-duplicates
+    "v2": {"max_fantasized": 3, "incumbent": "posterior_mean", "cat_lengthscale_prior": 1,
+           "min_pending_distance": 1e-3},
 }

@@ -94,6 +94,8 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                     name=f"{arch}_{searcher}_seed{seed}_{int(time.time())}",
                 )
                 curve = run.best_so_far()
+                best_row = run.best()
+                accuracy = best_row["metrics"].get("val_accuracy") if best_row else None
                 records.append(
                     {
                         "arch": arch,
@@ -101,6 +103,8 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                         "searcher": searcher,
                         "curve": [v if math.isfinite(v) else None for v in curve],
                         "best": curve[-1] if math.isfinite(curve[-1]) else None,
+                        # validation accuracy of the trial with the best val_loss
+                        "best_accuracy": accuracy,
                         "failed": sum(r["status"] != "TERMINATED" for r in run.rows),
                         "wall_s": time.perf_counter() - start,
                         "diagnostics": {
@@ -108,7 +112,8 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
                         },
                     }
                 )
-                print(f"{arch} seed {seed} {searcher}: best val_loss {records[-1]['best']}")
+                print(f"{arch} seed {seed} {searcher}: best val_loss {records[-1]['best']}, "
+                      f"its val_accuracy {accuracy}")
     return records
 
 
@@ -151,13 +156,14 @@ def markdown(records: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "# GPSearch vs random search on the bundled trainables\n",
         f"Budget per run: {args.trials} trials x {args.epochs} epochs, {args.concurrent} "
         f"concurrent; seeds 0..{args.seeds - 1} (paired). Metric: final best validation loss "
-        "(lower is better), mean +- standard error over seeds. Target: "
+        "(lower is better), mean +- standard error over seeds, and the validation accuracy of "
+        "that best trial. Target: "
         + ", ".join(f"{a} val_loss <= {goal[a]:.4f}" for a in args.archs)
         + ("" if args.target else " (random search's median best at the budget)")
         + "; trials to reach it counted in trial order, a miss as budget + 1.\n",
-        "| arch | searcher | mean best val_loss | median | GP better in | trials to target "
-        "(median) | reached | failed trials | mean wall s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| arch | searcher | mean best val_loss | median | its val_accuracy (mean) | GP better in "
+        "| trials to target (median) | reached | failed trials | mean wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for arch in args.archs:
         mine = [r for r in records if r["arch"] == arch]
@@ -174,10 +180,12 @@ def markdown(records: list[dict[str, Any]], args: argparse.Namespace) -> str:
             won = f"{wins}/{len(pairs)} seeds" if s == "gp" else ""
             failed = sum(r["failed"] for r in by[s])
             wall = np.mean([r["wall_s"] for r in by[s]])
+            acc = [r["best_accuracy"] for r in by[s] if r.get("best_accuracy") is not None]
+            acc_text = f"{np.mean(acc):.4f}" if acc else "n/a"  # n/a: results from before it
             hits = [trials_to_reach(r["curve"], goal[arch]) for r in by[s]]
             reached = sum(h is not None for h in hits)
             lines.append(
-                f"| {arch} | {s} | {mean:.4f} +- {se:.4f} | {med:.4f} | {won} "
+                f"| {arch} | {s} | {mean:.4f} +- {se:.4f} | {med:.4f} | {acc_text} | {won} "
                 f"| {_median_trials(hits, args.trials)} | {reached}/{len(hits)} | {failed} "
                 f"| {wall:.0f} |"
             )
@@ -229,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         num_cpus=args.num_cpus or max(args.concurrent, os.cpu_count() or 1),
         _temp_dir=args.ray_temp_dir,
         include_dashboard=False,
+        log_to_driver=False,  # trial workers' checkpoint notices
     )
     try:
         records = run_all(args)

@@ -1,76 +1,145 @@
-"""The ``raybo`` command: ``raybo tune ARCH`` tunes one of the bundled PyTorch trainables.
+"""The ``raybo`` command: ``raybo tune ARCH`` tunes one of the bundled PyTorch trainables,
+``raybo resume DIR`` finishes an interrupted run, ``raybo train ARCH --config FILE`` trains one
+config (e.g. a run's best_config.json).
 
-Parsing/validation (``build_parser``, ``parse_args``) and the Tune run (``run_tuning``, usable
-from Python) live here; reporting (``format_table``, ``write_outputs``) in ``raybo/report.py``,
-so other entry points (benchmarks, cluster runs) reuse them. Trial values are the metric's last
-reported value, the one the searcher saw; "best so far" follows trial creation order.
+Parsing and validation happen here with nothing heavy imported (torch and Ray load only once a
+run starts), so ``--help`` and bad options answer at once; every option error names the option.
+The Tune run (``run_tuning``, usable from Python) and its rows also live here; the end-of-run
+text and files in ``raybo/report.py``, progress lines in ``raybo/progress.py``, run directories
+in ``raybo/rundir.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlparse
 
-from raybo.report import TuningRun, format_table, write_outputs
+from raybo.report import TuningRun
+from raybo.rundir import RunDirError
+from trainables.metrics import DEFAULT_KIND, METRICS, TOKEN_ONLY, metrics_for
 
 ARCHS = ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer")
 SEARCHERS = ("gp", "random")
 ACQUISITIONS = ("logei", "ei", "pi", "ucb")
 DEFAULT_TRIALS = 12  # the no-option run finishes in a few minutes on 2 cores
 DEFAULT_EPOCHS = 5
+CONFIG_KEYS = ("seed", "epochs", "data", "optim", "model")  # trainables.default_config's keys
+# run_tuning's parameter names -> the options a user typed, for errors raised below the CLI
+OPTION_OF = {"cpus_per_trial": "--cpus-per-trial", "gpus_per_trial": "--gpus-per-trial",
+             "max_failures": "--max-failures", "concurrent": "--concurrent",
+             "trials": "--trials", "epochs": "--epochs", "storage": "--storage"}
+
+METRIC_HELP = (f"result key to optimize: {', '.join(m for m in METRICS if m not in TOKEN_ONLY)}"
+               f"; also {', '.join(sorted(TOKEN_ONLY))} for "
+               f"{'/'.join(a for a, k in DEFAULT_KIND.items() if k != 'image')} "
+               "(default val_loss)")
 
 
 # ------------------------------------------------------------------ arguments
+class _Parser(argparse.ArgumentParser):
+    """An option error is one line naming the option (argparse would print the whole usage
+    block first) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="raybo", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("tune", help="tune a bundled PyTorch trainable with Ray Tune")
+    parser = _Parser(prog="raybo", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("tune", help="tune a bundled PyTorch trainable with Ray Tune",
+                       description="Tune a bundled trainable; one line per finished trial, then "
+                       "a table, trials.csv/json, best_config.json and plots in the run "
+                       "directory (see --out). Ctrl-C stops it; `raybo resume DIR` finishes it.")
     p.add_argument("arch", choices=ARCHS, help="architecture to tune")
     p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help="number of trials")
     p.add_argument("--concurrent", type=int, default=2, help="trials running at once")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs per trial")
-    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial")
-    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial (0.25 ok)")
+    _resource_options(p)
     p.add_argument("--searcher", choices=SEARCHERS, default="gp")
+    p.add_argument("--compare-random", action="store_true",
+                   help="also run random search at the same budget and concurrency, and draw "
+                   "both in trajectory.png")
     p.add_argument("--acquisition", choices=ACQUISITIONS, default="logei")
-    p.add_argument("--metric", default="val_loss", help="result key to optimize")
-    p.add_argument("--mode", choices=("min", "max"), default="min")
+    p.add_argument("--metric", default="val_loss", help=METRIC_HELP)
+    p.add_argument("--mode", choices=("min", "max"), default=None,
+                   help="default: the metric's own (max for val_accuracy, else min)")
     p.add_argument("--seed", type=int, default=0, help="seeds the searcher and the training")
-    p.add_argument("--storage", default=None, help="Tune storage path (default OUT/ray_results)")
+    p.add_argument("--storage", default=None,
+                   help="Tune storage path or URI (default OUT/ray_results)")
     p.add_argument("--asha", action="store_true", help="stop poor trials early (ASHA on epochs)")
     p.add_argument("--max-failures", type=int, default=1, help="retries of a crashed trial")
-    p.add_argument("--out", default="raybo_out", help="directory for tables and plots")
-    p.add_argument("--num-cpus", type=int, default=None, help="CPUs when starting Ray locally")
-    p.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2), help="Tune verbosity")
-    p.set_defaults(subparser=p)  # so value errors print the subcommand's usage
+    p.add_argument("--out", default=None, help="run directory, new or empty (default: a new "
+                   "raybo_out/ARCH-SEARCHER-TIMESTAMP)")
+    _common_options(p)
+
+    r = sub.add_parser("resume", help="finish an interrupted `raybo tune` run",
+                       description="Resume the Tune experiment(s) of a run directory with "
+                       "Tuner.restore: finished trials are kept, unfinished ones continue from "
+                       "their last checkpoint, and the outputs are rewritten.")
+    r.add_argument("run_dir", help="the run directory (holds run.json)")
+    _common_options(r)
+
+    t = sub.add_parser("train", help="train one config, e.g. a run's best_config.json",
+                       description="Train one fixed config of a bundled trainable as a single "
+                       "Tune trial; prints every epoch and the final checkpoint.")
+    t.add_argument("arch", choices=ARCHS, help="architecture")
+    t.add_argument("--config", required=True, help="JSON file with the nested config")
+    t.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    _resource_options(t)
+    t.add_argument("--out", default=None, help="run directory (default: a new "
+                   "raybo_out/ARCH-train-TIMESTAMP)")
+    _common_options(t)
+    for s in (p, r, t):
+        s.set_defaults(subparser=s)  # so value errors print the subcommand's usage
     return parser
+
+
+def _resource_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial (0.25 ok)")
+
+
+def _common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs when starting Ray locally")
+    p.add_argument("--verbose", type=int, nargs="?", const=1, default=0, choices=(0, 1, 2),
+                   help="show Ray's own output (1) and every result (2)")
 
 
 def validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Reject bad option values with a one-line error naming the option (exit code 2)."""
     parser = getattr(args, "subparser", parser)
-    if args.trials < 1:
-        parser.error(f"--trials must be >= 1, got {args.trials}")
-    if args.concurrent < 1:
-        parser.error(f"--concurrent must be >= 1, got {args.concurrent}")
-    if args.epochs < 1:
-        parser.error(f"--epochs must be >= 1, got {args.epochs}")
-    if not args.cpus_per_trial > 0:
-        parser.error(f"--cpus-per-trial must be > 0, got {args.cpus_per_trial}")
-    g = args.gpus_per_trial
-    if not g >= 0:
-        parser.error(f"--gpus-per-trial must be >= 0, got {g}")
-    if g > 1 and g != int(g):
-        parser.error(f"--gpus-per-trial above 1 must be a whole number of GPUs, got {g}")
+    for name in ("trials", "concurrent", "epochs"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be >= 1, got {value}")
+    if hasattr(args, "cpus_per_trial"):
+        if not args.cpus_per_trial > 0:
+            parser.error(f"--cpus-per-trial must be > 0, got {args.cpus_per_trial}")
+        g = args.gpus_per_trial
+        if not g >= 0:
+            parser.error(f"--gpus-per-trial must be >= 0, got {g}")
+        if g > 1 and g != int(g):
+            parser.error(f"--gpus-per-trial above 1 must be a whole number of GPUs, got {g}")
+    if args.num_cpus is not None and args.num_cpus < 1:
+        parser.error(f"--num-cpus must be >= 1, got {args.num_cpus}")
+    if args.command != "tune":
+        return
     if args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")
     if args.max_failures < 0:
         parser.error(f"--max-failures must be >= 0, got {args.max_failures}")
-    if args.num_cpus is not None and args.num_cpus < 1:
-        parser.error(f"--num-cpus must be >= 1, got {args.num_cpus}")
+    valid = metrics_for(DEFAULT_KIND[args.arch])
+    if args.metric not in valid:
+        parser.error(f"--metric {args.metric!r}: {args.arch} reports {', '.join(valid)}")
+    if args.compare_random and args.searcher != "gp":
+        parser.error("--compare-random runs random search beside GP; drop --searcher random")
+    args.mode = args.mode or METRICS[args.metric]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,6 +147,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     validate(parser, args)
     return args
+
+
+def cli_message(message: str) -> str:
+    """An error raised below the CLI, with Python parameter names replaced by the options a
+    user typed (``gpus_per_trial=0.5 exceeds ...`` -> ``--gpus-per-trial 0.5 exceeds ...``)."""
+    for name, option in OPTION_OF.items():
+        message = re.sub(rf"\b{name}=", f"{option} ", message)
+        message = re.sub(rf"\b{name}\b", option, message)
+    return message
 
 
 # ------------------------------------------------------------------ the Tune run
@@ -92,7 +170,7 @@ def run_tuning(
     searcher: str = "gp",
     acquisition: str = "logei",
     metric: str = "val_loss",
-    mode: str = "min",
+    mode: str | None = None,
     seed: int = 0,
     storage: str | Path | None = None,
     asha: bool = False,
@@ -101,11 +179,22 @@ def run_tuning(
     name: str | None = None,
     verbose: int = 0,
     ray_init: dict[str, Any] | None = None,
+    progress: bool = False,
+    label: str = "",
+    resume: str | None = None,
+    option_names: dict[str, str] | None = None,
 ) -> TuningRun:
     """Tune ``arch`` on its default space with GP (or random) search; connects to Ray if needed.
 
-    ``ray_init``: keyword arguments for ``ray.init`` when Ray is not yet initialized (it
-    honours ``RAY_ADDRESS``). ``data``: the ``config["data"]`` spec (default: embedded data).
+    Both searchers keep at most ``concurrent`` trials running. ``mode`` defaults to the
+    metric's own direction. ``ray_init``: keyword arguments for ``ray.init`` when Ray is not yet
+    initialized (it honours ``RAY_ADDRESS``). ``data``: the ``config["data"]`` spec (default:
+    embedded data). ``progress``: print a line per finished trial (prefixed by ``label``).
+    ``resume``: path of an interrupted experiment to continue with ``Tuner.restore`` instead
+    of starting one (the other arguments must match the original run's). ``storage``: a local
+    path (resolved) or a URI Tune's storage accepts (``s3://``, ``gs://``, ``file://``...),
+    passed through unchanged. ``option_names``: names for errors about the per-trial request,
+    ``{"CPU": ..., "GPU": ...}`` (the CLI passes its option names).
     """
     import ray
     from ray import tune
@@ -113,51 +202,98 @@ def run_tuning(
     from ray.tune.search import BasicVariantGenerator
 
     from raybo import GPSearch
+    from raybo.capacity import check_trial_fits
+    from raybo.progress import TrialProgress, quiet_ray, ray_init_kwargs
     from trainables import default_space, get_trainable
 
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
     if searcher not in SEARCHERS:
         raise ValueError(f"searcher must be 'gp' or 'random', got {searcher!r}")
+    mode = mode or METRICS.get(metric)
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max' for metric {metric!r}, got {mode!r}")
     if not ray.is_initialized():
-        ray.init(**(ray_init or {}))
-    _check_cluster_fits(cpus_per_trial, gpus_per_trial, ray.cluster_resources())
+        ray.init(**{**ray_init_kwargs(verbose), **(ray_init or {})})
+    check_trial_fits(cpus_per_trial, gpus_per_trial, names=option_names)
 
+    trainable = _with_resources(get_trainable(arch), cpus_per_trial, gpus_per_trial)
+    space = default_space(arch, epochs=epochs, data=data, seed=seed)
     if searcher == "gp":
         alg = GPSearch(acquisition=acquisition, seed=seed)
+        origin_of, limit = alg.trial_origin, concurrent  # GPSearch enforces the limit itself
     else:
-        alg = BasicVariantGenerator(random_state=seed)
+        # A SearchAlgorithm ignores TuneConfig.max_concurrent_trials (Ray only wraps Searchers
+        # in a ConcurrencyLimiter); BasicVariantGenerator enforces its own max_concurrent.
+        alg = BasicVariantGenerator(random_state=seed, max_concurrent=concurrent)
+        origin_of, limit = _random_origin, None
+    callback = TrialProgress(metric, mode, trials, echo=progress, origin_of=origin_of,
+                             label=label)
     scheduler = ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=1) if asha else None
     name = name or f"{arch}_{searcher}_seed{seed}"
-    storage = Path(storage or Path("raybo_out") / "ray_results").resolve()
-    tuner = tune.Tuner(
-        _with_resources(get_trainable(arch), cpus_per_trial, gpus_per_trial),
-        param_space=default_space(arch, epochs=epochs, data=data, seed=seed),
-        tune_config=tune.TuneConfig(
-            search_alg=alg,
-            scheduler=scheduler,
-            metric=metric,
-            mode=mode,
-            num_samples=trials,
-            max_concurrent_trials=concurrent,
-            # A fresh worker pays ~4.5 s importing torch + Ray Tune (4 starting at once on 2
-            # cores: ~10 s), more than a few embedded-data epochs; reuse keeps imports warm.
-            reuse_actors=True,
-        ),
-        run_config=tune.RunConfig(
-            name=name,
-            storage_path=str(storage),
-            verbose=verbose,
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            failure_config=tune.FailureConfig(max_failures=max_failures),
-        ),
-    )
-    grid = tuner.fit()
-    run = TuningRun(arch, metric, mode, searcher, _rows(grid, metric), grid)
+    storage = str(storage or Path("raybo_out") / "ray_results")
+    if not _is_uri(storage):  # s3://, gs://, file://... go to Tune unchanged
+        storage = str(Path(storage).resolve())
+    if resume:  # everything below comes back from the experiment directory
+        tuner = tune.Tuner.restore(resume, trainable, resume_unfinished=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=space,
+            tune_config=tune.TuneConfig(
+                search_alg=alg,
+                scheduler=scheduler,
+                metric=metric,
+                mode=mode,
+                num_samples=trials,
+                max_concurrent_trials=limit,
+                # A fresh worker pays ~4.5 s importing torch + Ray Tune (4 starting at once on
+                # 2 cores: ~10 s), more than a few embedded-data epochs; reuse keeps imports
+                # warm.
+                reuse_actors=True,
+                trial_dirname_creator=_trial_dirname,
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=str(storage),
+                verbose=verbose,
+                callbacks=[callback],
+                # Every checkpoint is kept (bundled models: 0.1-13 MB each). With num_to_keep
+                # set, Tune forces an experiment snapshot whenever a trial has checkpointed
+                # that many times, i.e. at every epoch for num_to_keep=1, and warns that
+                # "snapshotting has been triggered multiple times" at nearly every report.
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+                failure_config=tune.FailureConfig(max_failures=max_failures),
+            ),
+        )
+    with quiet_ray(verbose):
+        grid = tuner.fit()
+    run = TuningRun(arch, metric, mode, searcher, [], grid, tuned=_tuned_keys(space),
+                    budget=trials, concurrent=concurrent, experiment_path=grid.experiment_path,
+                    max_running=callback.max_running if not resume else None)
     if searcher == "gp":
         run.searcher = _fitted_searcher(alg, grid.experiment_path)
         run.diagnostics = run.searcher.diagnostics()
+        origin_of = run.searcher.trial_origin
+    run.rows = _rows(grid, metric, origin_of)
     return run
+
+
+def _random_origin(trial_id: str) -> str:
+    return "random"
+
+
+def _trial_dirname(trial: Any) -> str:
+    """Short trial directory names (Tune's default appends every parameter value)."""
+    return f"{trial.trainable_name}_{trial.trial_id}"
+
+
+def _tuned_keys(space: dict[str, Any]) -> list[str]:
+    """Flattened keys of the space's Tune domains (what the search varies), in space order."""
+    from ray.tune.search.sample import Domain
+    from ray.tune.utils import flatten_dict
+
+    return [k for k, v in flatten_dict(space, delimiter="/").items() if isinstance(v, Domain)]
 
 
 def _with_resources(fn: Any, cpus: float, gpus: float) -> Any:
@@ -172,99 +308,97 @@ def _with_resources(fn: Any, cpus: float, gpus: float) -> Any:
     return tune.with_resources(trial, {"cpu": cpus, "gpu": gpus})
 
 
-def _check_cluster_fits(cpus: float, gpus: float, cluster: dict[str, float]) -> None:
-    """A trial that can never be placed would leave Tune waiting forever: fail early."""
-    if cpus > cluster.get("CPU", 0):
-        raise ValueError(f"cpus_per_trial={cpus} exceeds the cluster's {cluster.get('CPU', 0)}")
-    if gpus > cluster.get("GPU", 0):
-        raise ValueError(f"gpus_per_trial={gpus} exceeds the cluster's {cluster.get('GPU', 0)}")
+def _is_uri(path: str) -> bool:
+    """``scheme://...`` as Tune's storage (pyarrow.fs) reads it; a one-letter scheme is a
+    Windows drive, not a URI."""
+    return len(urlparse(path).scheme) > 1
 
 
 def _fitted_searcher(alg: Any, experiment_path: str) -> Any:
-    """The searcher with every result. Tune drives it in this process, except under Ray Client,
-    where it works on a remote copy and saves that copy's state to the experiment directory."""
+    """The searcher with every result. Tune drives it in this process, except under Ray Client
+    or after ``Tuner.restore``, where it works on a copy and saves that copy's state to the
+    experiment directory."""
+    from raybo import GPSearch
+
     try:
         alg.diagnostics()
     except RuntimeError:  # never given a space or metric: this object was not the one used
+        alg = GPSearch()
         alg.restore_from_dir(experiment_path)
     return alg
 
 
-def _creation_index(trial_id: str, trial_dir: str, fallback: int) -> int:
-    """Tune's trial counter, which follows the trial id in the trial directory's name."""
-    _, sep, rest = Path(trial_dir).name.partition(f"{trial_id}_")
-    head = rest.split("_", 1)[0]
-    return int(head) if sep and head.isdigit() else fallback
+# Tune's own bookkeeping keys in a result; "time_total_s" (seconds the trial trained) stays.
+_TUNE_KEYS = {"training_iteration", "time_this_iter_s", "timestamp", "date", "time_since_restore",
+              "iterations_since_restore", "timesteps_total", "episodes_total",
+              "timesteps_since_restore", "node_ip", "hostname", "pid", "config", "trial_id",
+              "checkpoint_dir_name", "done", "experiment_tag", "should_checkpoint"}
 
 
-def _rows(grid: Any, metric: str) -> list[dict[str, Any]]:
+def _rows(grid: Any, metric: str, origin_of: Any) -> list[dict[str, Any]]:
+    """One row per trial in creation order (numbered from 1), from the experiment's saved state
+    (ids, statuses, order) and the ResultGrid (last report, config, exception)."""
+    from ray.tune import ExperimentAnalysis
+
+    from raybo.progress import creation_order
+
+    trials = creation_order(ExperimentAnalysis(grid.experiment_path).trials)
+    by_path = {str(r.path): r for r in grid}
     rows = []
-    for i, result in enumerate(grid):
-        metrics = result.metrics or {}
-        trial_id = str(metrics.get("trial_id", ""))
+    for number, trial in enumerate(trials, start=1):
+        result = by_path.get(str(trial.path))
+        metrics = dict(result.metrics or {}) if result is not None else dict(trial.last_result)
+        error = result.error if result is not None else None
         value = metrics.get(metric)
         value = float(value) if isinstance(value, (int, float)) else math.nan
-        status = "ERROR" if result.error else ("TERMINATED" if math.isfinite(value) else "DIVERGED")
-        rows.append(
-            {
-                "trial": _creation_index(trial_id, result.path, i),
-                "trial_id": trial_id,
-                "status": status,
-                "value": value,
-                "epochs": metrics.get("epoch", 0),
-                "config": result.config,
-                "error": str(result.error).splitlines()[0] if result.error else "",
-            }
-        )
-    rows.sort(key=lambda r: r["trial"])
-    for i, row in enumerate(rows):  # Tune counts from 0 or 1 depending on the searcher
-        row["trial"] = i
+        if error is not None or trial.status == "ERROR":
+            status = "ERROR"
+        elif trial.status != "TERMINATED":
+            status = "UNFINISHED"
+        else:
+            status = "TERMINATED" if math.isfinite(value) else "DIVERGED"
+        rows.append({
+            "trial": number,
+            "trial_id": trial.trial_id,
+            "status": status,
+            "origin": origin_of(trial.trial_id) or "",
+            "value": value,
+            "metrics": {k: v for k, v in metrics.items() if k not in _TUNE_KEYS},
+            "config": result.config if result is not None else trial.config,
+            "error": _first_line(error),
+        })
     return rows
+
+
+def _first_line(error: Any) -> str:
+    if error is None:
+        return ""
+    lines = [ln for ln in str(error).splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else type(error).__name__
 
 
 # ------------------------------------------------------------------ entry point
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    import ray
+    """``raybo`` console script; returns the exit code (2: bad option, checked before Ray)."""
+    from raybo import commands
 
-    started = not ray.is_initialized()
-    ray_init = {"num_cpus": args.num_cpus} if args.num_cpus else {}
-    out = Path(args.out)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    validate(parser, args)
     try:
-        run = run_tuning(
-            args.arch,
-            trials=args.trials,
-            concurrent=args.concurrent,
-            epochs=args.epochs,
-            cpus_per_trial=args.cpus_per_trial,
-            gpus_per_trial=args.gpus_per_trial,
-            searcher=args.searcher,
-            acquisition=args.acquisition,
-            metric=args.metric,
-            mode=args.mode,
-            seed=args.seed,
-            storage=args.storage or out / "ray_results",
-            asha=args.asha,
-            max_failures=args.max_failures,
-            verbose=args.verbose,
-            ray_init=ray_init,
-        )
-    except ValueError as exc:
-        print(f"raybo: error: {exc}", file=sys.stderr)
+        if args.command == "tune":
+            plan = commands.plan_tune(args)
+        elif args.command == "resume":
+            plan = commands.plan_resume(args)
+        else:
+            plan = commands.plan_train(args)
+    except (RunDirError, ValueError) as err:
+        args.subparser.error(str(err))
+    try:
+        return plan()
+    except ValueError as err:  # raised before any trial ran (resources, restore arguments)
+        print(f"raybo {args.command}: error: {cli_message(str(err))}", file=sys.stderr)
         return 2
-    finally:
-        if started and ray.is_initialized():
-            ray.shutdown()
-    print(format_table(run))
-    failed = sum(r["status"] != "TERMINATED" for r in run.rows)
-    print(f"{len(run.rows)} trials, {failed} failed or diverged")
-    if run.diagnostics.get("n", 0) > 0:
-        d = run.diagnostics
-        print(f"GP leave-one-out on {d['n']} trials: RMSE {d['loo_rmse']:.4g} ({run.metric}), "
-              f"calibration {d['loo_calibration']:.2f} (ideal ~0.95)")
-    paths = write_outputs(run, out)
-    print("wrote " + ", ".join(str(p) for p in paths.values()))
-    return 0
 
 
 if __name__ == "__main__":

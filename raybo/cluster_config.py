@@ -15,15 +15,24 @@ declared values as they are.
 raybo's rules, each a ``ValueError`` naming the node type and the fix:
   - node-type resources are whole numbers (fractional GPUs belong in per-trial requests);
   - at least one worker node type advertises ``GPU >= 1`` and may launch (max_workers >= 1);
-  - images are ``rayproject/ray:<installed Ray>-py3XX[-gpu|-cuXXX]`` (not ray-ml), one
-    Python version throughout, the CUDA variant on GPU workers;
+  - images are ``rayproject/ray:<version>-py3XX[-gpu|-cuXXX]`` (not ray-ml), the CUDA variant
+    on GPU workers;
+  - versions as Ray itself requires them: every node joins the head's cluster only if its Ray
+    version equals the head's and its Python matches to the patch level
+    (``ray._private.utils.check_version_info``, run when a node or driver connects), so all
+    images carry one Ray version and one Python; and that Ray satisfies raybo's own ``ray``
+    requirement, or ``pip install -e`` in setup_commands would replace it on every node. The
+    driver (``raybo tune`` under ``ray job submit``) runs on the head, so the local Ray may
+    differ: only a ``UserWarning`` (Ray Client, ``ray://``, would need the same Ray and Python
+    major.minor);
   - GPU workers run docker with ``--gpus all``; a GPU-less head does not (docker would fail);
   - head and GPU-worker setup commands ``pip install`` a file_mounts target whose local
     source is this project (relative local paths resolve against the YAML's directory,
     i.e. run ``ray up`` from there).
 
-This module imports Ray's private autoscaler API (``ray.autoscaler._private.util``); the
-``ray[tune]<2.61`` pin in pyproject.toml exists for it.
+Steps 1 and 2 are Ray's private API (``ray.autoscaler._private.util``), imported only when a
+config is validated, never by ``import raybo``. If a Ray release moves them, validation raises
+``RuntimeError`` saying so (``ray up`` still runs Ray's own checks).
 """
 
 from __future__ import annotations
@@ -32,13 +41,19 @@ import copy
 import os
 import re
 import shlex
+import warnings
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import ray
 import yaml
-from ray.autoscaler._private.util import prepare_config, validate_config
+from packaging.requirements import Requirement
+from packaging.version import InvalidVersion, Version
+
+LAUNCHER_API = "ray.autoscaler._private.util"  # prepare_config, validate_config
 
 # rayproject/ray:2.60.0-py311-gpu, rayproject/ray:2.60.0-py311-cu124, rayproject/ray:2.60.0-py311
 _IMAGE_RE = re.compile(
@@ -62,6 +77,7 @@ def validate_cluster_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a YAML mapping at the top level, got {type(raw)}")
 
+    prepare_config, validate_config = _ray_launcher_checks()
     try:
         config = prepare_config(copy.deepcopy(raw))
     except (KeyError, AssertionError, NotImplementedError, ValueError, TypeError) as e:
@@ -87,6 +103,21 @@ def validate_cluster_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     return config
+
+
+def _ray_launcher_checks() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Ray's own ``ray up`` pre-flight: ``(prepare_config, validate_config)``."""
+    try:
+        from ray.autoscaler._private.util import prepare_config, validate_config
+    except ImportError as e:
+        raise RuntimeError(
+            f"cannot validate the cluster config with Ray {ray.__version__}: this check reuses "
+            f"Ray's cluster-launcher internals ({LAUNCHER_API}.prepare_config and "
+            f"validate_config), which this Ray no longer provides ({e}). Nothing was checked; "
+            "`ray up` still runs Ray's own checks. Update raybo, or run this check under a Ray "
+            "that has them (2.55 to 2.60 do)."
+        ) from e
+    return prepare_config, validate_config
 
 
 def _node_types(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -142,14 +173,21 @@ def _image_for(config: dict[str, Any], node_type: str) -> tuple[str, str]:
         return docker["image"], "docker.image"
     raise ValueError(
         f"node type {node_type!r} has no docker image: set docker.image to "
-        f"rayproject/ray:{ray.__version__}-py3XX-gpu so every node runs the installed Ray"
+        f"rayproject/ray:{ray.__version__}-py3XX-gpu (one Ray version on every node)"
     )
 
 
 def _check_images(config: dict[str, Any], gpu_types: list[str]) -> None:
     expected = f"rayproject/ray:{ray.__version__}-py3XX-gpu"
+    head = config["head_node_type"]
+    launchable = [
+        name
+        for name, node_type in _node_types(config).items()
+        if name == head or node_type.get("max_workers", 0) >= 1
+    ]
+    versions: dict[str, str] = {}
     pythons: dict[str, str] = {}
-    for name in [config["head_node_type"], *gpu_types]:
+    for name in launchable:
         image, key = _image_for(config, name)
         where = f"{key} {image!r} (node type {name!r})"
         if "ray-ml" in image:
@@ -160,17 +198,64 @@ def _check_images(config: dict[str, Any], gpu_types: list[str]) -> None:
         match = _IMAGE_RE.match(image)
         if match is None:
             raise ValueError(f"{where}: expected an image of the form {expected}")
-        if match["version"] != ray.__version__:
-            raise ValueError(
-                f"{where}: image Ray {match['version']} differs from the installed Ray "
-                f"{ray.__version__}; client and cluster must run the same Ray ({expected})"
-            )
         if name in gpu_types and not _GPU_VARIANT_RE.match(match["variant"] or ""):
             raise ValueError(f"{where}: GPU workers need the CUDA variant, e.g. {expected}")
-        pythons[name] = match["python"]
+        versions[name], pythons[name] = match["version"], match["python"]
+    # Ray's rule (ray._private.utils.check_version_info, run as each node joins): a node whose
+    # Ray version, or Python version (to the patch level by default), differs from the head's
+    # fails to start. Images with one Ray tag and one pyXY share both.
+    if len(set(versions.values())) > 1:
+        raise ValueError(
+            f"images mix Ray versions {versions}: Ray refuses a node whose Ray version differs "
+            "from the head's ('Version mismatch' when it joins), so every node type needs the "
+            "same Ray"
+        )
     if len(set(pythons.values())) > 1:
         raise ValueError(
-            f"images mix Python versions {pythons}; Ray needs one Python version per cluster"
+            f"images mix Python versions {pythons}: Ray refuses a node whose Python version "
+            "differs from the head's, so every node type needs the same py3XX image"
+        )
+    image, key = _image_for(config, head)
+    _check_raybo_supports(versions[head], f"{key} {image!r}", expected)
+
+
+def _ray_requirement() -> Requirement | None:
+    """raybo's own requirement on ``ray`` (from the installed package), if known."""
+    try:
+        requires = metadata.requires("raybo") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for line in requires:
+        requirement = Requirement(line)
+        if requirement.name == "ray" and requirement.marker is None:
+            return requirement
+    return None
+
+
+def _check_raybo_supports(version: str, where: str, expected: str) -> None:
+    """The cluster's Ray must satisfy raybo's requirement; the local Ray need not equal it."""
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise ValueError(
+            f"{where}: {version!r} is not a released Ray version; pin one, e.g. {expected}"
+        ) from None
+    requirement = _ray_requirement()
+    if requirement is not None and parsed not in requirement.specifier:
+        raise ValueError(
+            f"{where}: image Ray {version} is outside raybo's requirement "
+            f"ray{requirement.specifier}, so `pip install -e` in setup_commands would replace "
+            f"the image's Ray on every node; use an image in that range, e.g. {expected}"
+        )
+    if version != ray.__version__:
+        warnings.warn(
+            f"{where}: the cluster runs Ray {version}, this machine Ray {ray.__version__}. "
+            "That works for `ray job submit` (raybo tune runs on the head, with the image's "
+            "Ray), but Ray Client (ray://) needs the same Ray and Python major.minor on both "
+            "sides, and `ray up` here writes the config the head's autoscaler reads: matching "
+            f"versions avoids both ({expected})",
+            UserWarning,
+            stacklevel=4,
         )
 
 

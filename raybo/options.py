@@ -16,13 +16,6 @@ from typing import Any
 class EngineOptions:
     """Tuning constants of one Bayesian-optimization step (all have working defaults)."""
 
-    # -- initial design (searcher.py) -------------------------------------------------------
-    # 1: the design lasts until n_initial trials have finished; below 1, n_initial *issued*
-    # points, with the GP taking over once this fraction of them has finished (Ax's rule).
-    design_finished_fraction: float = 1.0
-    # Default design size per dimension (clipped to [5, 20]; GPSearch(n_initial=) overrides).
-    design_per_dim: float = 2.0
-
     # -- GP targets (targets.py) ------------------------------------------------------------
     # "yeo_johnson": standardize, then a power transform fitted by ML (HEBO); "none": only
     # standardize (Optuna, BoTorch's default).
@@ -62,6 +55,9 @@ class EngineOptions:
     # increment); "believer": on their posterior mean only (Kriging believer, Ginsbourger et
     # al. 2010), which keeps the incumbent and so stays more exploitative with many pending.
     pending_mode: str = "fantasies"
+    # With "fantasies": sample only this many pending outcomes (the most promising), the rest
+    # at their conditional mean (see fantasies.fantasize); 0: sample all of them.
+    max_fantasized: int = 0
 
     # -- acquisition (acquisition.py, surrogate.build_posterior) ----------------------------
     # "observed": EI improves on the lowest observed target; "posterior_mean": on the lowest
@@ -116,7 +112,8 @@ class EngineOptions:
 
 
 _MAY_BE_ZERO = {"refit_growth", "refit_always", "n_around_best", "n_global_in_subset",
-                "around_best_std", "min_pending_distance", "cat_lengthscale_prior"}
+                "around_best_std", "min_pending_distance", "cat_lengthscale_prior",
+                "max_fantasized"}
 _CHOICES = {"start_selection": ("top", "roulette"), "lengthscale_prior": ("dim_scaled", "bowl"),
             "output_warp": ("yeo_johnson", "none"), "pending_mode": ("fantasies", "believer"),
             "incumbent": ("observed", "posterior_mean")}

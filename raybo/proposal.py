@@ -106,7 +106,8 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
         eps = base_samples(opts.n_fantasies, len(X_pending), seed)
         if opts.pending_mode == "believer":  # Kriging believer: pending at the posterior mean
             eps = torch.zeros(1, len(X_pending), dtype=DTYPE)
-        post = fantasize(post, torch.as_tensor(X_pending, dtype=DTYPE), eps)
+        post = fantasize(post, torch.as_tensor(X_pending, dtype=DTYPE), eps,
+                         opts.max_fantasized or None)
     except FitError as err:
         warnings.warn(f"GPSearch: {err}; suggesting a quasi-random point instead", stacklevel=3)
         cache.warm_state = None

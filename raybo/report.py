@@ -1,7 +1,10 @@
-"""Reporting for a tuning run: the result rows, a best-trials table, trials.csv/json and plots.
+"""Reporting for a tuning run: result rows, the best-trials table, trials.csv/json,
+best_config.json and (through ``raybo/plots.py``) the PNGs.
 
 ``TuningRun`` is what ``raybo.cli.run_tuning`` returns; everything here is pure presentation of
-it (no Ray, no torch), so benchmarks and notebooks can reuse the same table and plots.
+it (no Ray, no torch), so benchmarks and notebooks can reuse the same table and files.
+Trials are numbered 1, 2, ... in creation order everywhere (progress lines, table, CSV, plots),
+next to Ray's trial id.
 """
 
 from __future__ import annotations
@@ -9,20 +12,27 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 TABLE_ROWS = 5
+# Metrics shown first, in this order, when a trial reported them (trainables.metrics.METRICS).
+HEADLINE_METRICS = ("val_loss", "val_accuracy", "val_perplexity", "train_loss")
+BAND_Z = 1.96  # half-width of a 95% normal band, in standard deviations
 
 
 @dataclass
 class TuningRun:
     """What ``run_tuning`` returns: one row per trial plus the Tune objects behind them.
 
-    ``rows``: dicts with ``trial`` (0-based creation order), ``trial_id``, ``status``
-    (TERMINATED | ERROR | DIVERGED), ``value`` (last reported metric, NaN if none), ``epochs``,
-    ``config`` (nested) and ``error``.
+    ``rows``: dicts with ``trial`` (1-based creation order), ``trial_id`` (Ray's), ``status``
+    (TERMINATED | DIVERGED | ERROR | UNFINISHED), ``origin`` ("design", "given", "gp",
+    "fallback" for GPSearch; "random"), ``value`` (last reported metric, NaN if none),
+    ``metrics`` (every key of the trial's last report), ``config`` (nested) and ``error``.
+    ``tuned``: flattened config keys the search varied ("optim/lr", ...). ``max_running``: the
+    most trials seen running at once.
     """
 
     arch: str
@@ -33,9 +43,14 @@ class TuningRun:
     result_grid: Any = None
     searcher: Any = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    tuned: list[str] = field(default_factory=list)
+    budget: int | None = None
+    concurrent: int | None = None
+    max_running: int | None = None
+    experiment_path: str = ""
 
     def best_so_far(self) -> list[float]:
-        """Best finite value among trials ``0..i`` for each ``i`` (NaN until one succeeds)."""
+        """Best finite value among trials ``1..i`` for each ``i`` (NaN until one succeeds)."""
         sign = 1.0 if self.mode == "min" else -1.0
         best, out = math.inf, []
         for row in self.rows:
@@ -49,6 +64,22 @@ class TuningRun:
         ok = [r for r in self.rows if math.isfinite(r["value"])]
         return sorted(ok, key=lambda r: r["value"], reverse=self.mode == "max")
 
+    def best(self) -> dict[str, Any] | None:
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+    def count(self, status: str) -> int:
+        return sum(r["status"] == status for r in self.rows)
+
+    @property
+    def n_finished(self) -> int:
+        return sum(r["status"] != "UNFINISHED" for r in self.rows)
+
+    @property
+    def interrupted(self) -> bool:
+        """Fewer trials finished than were asked for (Ctrl-C, or the driver stopped)."""
+        return self.budget is not None and self.n_finished < self.budget
+
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -61,95 +92,168 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
-    return str(v)
+    return "" if v is None else str(v)
+
+
+def metric_columns(runs: Sequence[TuningRun]) -> list[str]:
+    """Every metric key of the trials' last reports: the tuned metric, the headline metrics,
+    then the rest alphabetically."""
+    keys = {k for run in runs for r in run.rows for k in r.get("metrics", {})}
+    first = [runs[0].metric] + [m for m in HEADLINE_METRICS if m != runs[0].metric]
+    return [m for m in first if m in keys or m == runs[0].metric] + sorted(keys - set(first))
+
+
+def short_names(keys: list[str]) -> list[str]:
+    """Column titles for flattened config keys: the last component ("optim/lr" -> "lr"), the
+    parent for a bare "name" ("optim/name" -> "optim"), the full key if still ambiguous."""
+    short = [k.split("/")[-2] if k.endswith("/name") and "/" in k else k.split("/")[-1]
+             for k in keys]
+    return [s if short.count(s) == 1 else k for s, k in zip(short, keys)]
 
 
 def format_table(run: TuningRun, k: int = TABLE_ROWS) -> str:
-    """Plain-text table of the ``k`` best trials and their tuned hyperparameters."""
+    """Plain-text table of the ``k`` best trials: number, Ray id, origin, every headline metric
+    and the tuned hyperparameters."""
     best = run.ranked()[:k]
     if not best:
-        return "no trial reported a finite value"
-    tuned = [key for key in _flatten(best[0]["config"]) if key.split("/")[0] in ("optim", "model")]
-    header = ["trial", run.metric, "epochs", *(key.split("/")[-1] for key in tuned)]
+        return f"no trial reported a finite {run.metric}"
+    # train_loss and the rest are in trials.csv; the table stays narrow enough to read.
+    metrics = [m for m in metric_columns([run])
+               if m in (run.metric, "val_loss", "val_accuracy", "val_perplexity", "epoch")]
+    tuned = run.tuned or [key for key in _flatten(best[0]["config"])
+                          if key.split("/")[0] in ("optim", "model")]
+    header = ["trial", "trial_id", "origin", *metrics, *short_names(tuned)]
     lines = [header]
     for row in best:
         flat = _flatten(row["config"])
-        lines.append([str(row["trial"]), _fmt(row["value"]), str(row["epochs"])])
-        lines[-1] += [_fmt(flat.get(key)) for key in tuned]
+        lines.append([str(row["trial"]), row["trial_id"], row.get("origin", "")]
+                     + [_fmt(row["metrics"].get(m)) for m in metrics]
+                     + [_fmt(flat.get(key)) for key in tuned])
     widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
-    rendered = ("  ".join(s.rjust(w) for s, w in zip(line, widths, strict=True)) for line in lines)
+    rendered = ("  ".join(s.rjust(w) for s, w in zip(line, widths)) for line in lines)
     return "\n".join(rendered)
 
 
-def write_outputs(run: TuningRun, out: str | Path) -> dict[str, Path]:
-    """Write trials.csv, trials.json, trajectory.png (and diagnostics.png with GP search)."""
+def bands(diagnostics: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """Lower and upper ends of each trial's leave-one-out 95% band, in metric units: the
+    ``lower``/``upper`` quantiles when the diagnostics carry them, else prediction +- 1.96 std.
+    ``diagnostics.png`` draws exactly these and ``band_coverage`` counts against them."""
+    if "lower" in diagnostics and "upper" in diagnostics:
+        return list(diagnostics["lower"]), list(diagnostics["upper"])
+    pred, sd = diagnostics.get("predicted", []), diagnostics.get("predicted_std", [])
+    return ([p - BAND_Z * s for p, s in zip(pred, sd)],
+            [p + BAND_Z * s for p, s in zip(pred, sd)])
+
+
+def band_coverage(diagnostics: dict[str, Any]) -> tuple[int, int]:
+    """``(inside, n)``: observations inside their leave-one-out 95% band (see ``bands``)."""
+    obs = diagnostics.get("observed", [])
+    lower, upper = bands(diagnostics)
+    return sum(lo <= o <= hi for o, lo, hi in zip(obs, lower, upper)), len(obs)
+
+
+def diagnostics_line(run: TuningRun) -> str:
+    """One line on the GP's leave-one-out check, or why there is none."""
+    d = run.diagnostics
+    if run.searcher_name != "gp":
+        return ""
+    if d.get("error"):
+        return f"GP leave-one-out check unavailable: {d['error']}"
+    if "loo_rmse" not in d:
+        return (f"GP leave-one-out check needs 3 successful trials; this run has {d.get('n', 0)}"
+                " (no diagnostics.png)")
+    inside, n = band_coverage(d)
+    return (f"GP leave-one-out on {n} trials: RMSE {d['loo_rmse']:.4g} {run.metric}; "
+            f"{inside} of {n} inside their 95% band (ideal ~95%, in {run.metric} units)")
+
+
+def compare_line(gp: TuningRun, rnd: TuningRun) -> str:
+    """GP vs random at the same budget: final bests and when GP reached random's final best."""
+    g, r = gp.best(), rnd.best()
+    if g is None or r is None:
+        return "GP vs random: not comparable (a searcher has no successful trial)"
+    sign = 1.0 if gp.mode == "min" else -1.0
+    reached = next((i for i, v in enumerate(gp.best_so_far(), start=1)
+                    if math.isfinite(v) and sign * v <= sign * r["value"]), None)
+    when = (f"GP reached random's best at trial {reached} of {len(gp.rows)}" if reached
+            else "GP never reached random's best")
+    return (f"best {gp.metric}: GP {g['value']:.4g} (trial {g['trial']}) vs random "
+            f"{r['value']:.4g} (trial {r['trial']}); {when}")
+
+
+def write_outputs(runs: TuningRun | Sequence[TuningRun], out: str | Path) -> dict[str, Path]:
+    """Write trials.csv, trials.json, best_config.json (if any trial succeeded),
+    trajectory.png and, with GP search and >= 3 successes, diagnostics.png. ``runs``: one run,
+    or a GP run followed by the random-search run it is compared with."""
+    from raybo.plots import plot_diagnostics, plot_trajectory
+
+    runs = [runs] if isinstance(runs, TuningRun) else list(runs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out / "trials.csv", "json": out / "trials.json"}
-    flat = [_flatten(r["config"]) for r in run.rows]
-    keys = sorted({k for f in flat for k in f})
-    with open(paths["csv"], "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["trial", "trial_id", "status", run.metric, "epochs", "error", *keys])
-        for r, f in zip(run.rows, flat, strict=True):
-            fixed = [r["trial"], r["trial_id"], r["status"], r["value"], r["epochs"], r["error"]]
-            writer.writerow(fixed + [f.get(k, "") for k in keys])
-    doc = {
-        "arch": run.arch,
-        "metric": run.metric,
-        "mode": run.mode,
-        "searcher": run.searcher_name,
-        "trials": [{**r, "value": _finite_or_none(r["value"])} for r in run.rows],
+    _write_csv(runs, paths["csv"])
+    main = runs[0]
+    doc = {"arch": main.arch, "metric": main.metric, "mode": main.mode,
+           "searcher": main.searcher_name, "experiment_path": main.experiment_path,
+           **_run_doc(main)}
+    if len(runs) > 1:
+        doc["compare"] = {"searcher": runs[1].searcher_name,
+                          "experiment_path": runs[1].experiment_path, **_run_doc(runs[1])}
+    paths["json"].write_text(json.dumps(doc, indent=2, default=str))
+    best = _overall_best(runs)
+    if best is not None:
+        paths["best_config"] = out / "best_config.json"
+        paths["best_config"].write_text(json.dumps(best["config"], indent=2, default=str) + "\n")
+    paths["trajectory"] = plot_trajectory(runs, out / "trajectory.png")
+    if "loo_rmse" in main.diagnostics:
+        paths["diagnostics"] = plot_diagnostics(main, out / "diagnostics.png")
+    return paths
+
+
+def _overall_best(runs: Sequence[TuningRun]) -> dict[str, Any] | None:
+    bests = [b for b in (run.best() for run in runs) if b is not None]
+    if not bests:
+        return None
+    return sorted(bests, key=lambda r: r["value"], reverse=runs[0].mode == "max")[0]
+
+
+def _run_doc(run: TuningRun) -> dict[str, Any]:
+    return {
+        "budget": run.budget, "concurrent": run.concurrent, "max_running": run.max_running,
+        "trials": [_jsonable(r) for r in run.rows],
         "best_so_far": [_finite_or_none(v) for v in run.best_so_far()],
         "diagnostics": run.diagnostics,
     }
-    paths["json"].write_text(json.dumps(doc, indent=2, default=str))
-    paths["trajectory"] = _plot_trajectory(run, out / "trajectory.png")
-    if run.diagnostics.get("n", 0) > 0:
-        paths["diagnostics"] = _plot_diagnostics(run, out / "diagnostics.png")
-    return paths
+
+
+def _write_csv(runs: Sequence[TuningRun], path: Path) -> None:
+    metrics = metric_columns(runs)
+    flat = [[_flatten(r["config"]) for r in run.rows] for run in runs]
+    config_keys = sorted({k for f in flat for row in f for k in row})
+    header = ["trial", "trial_id", "searcher", "status", "origin", *metrics, "error",
+              *(f"config/{k}" for k in config_keys)]
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for run, run_flat in zip(runs, flat):
+            for r, f in zip(run.rows, run_flat):
+                writer.writerow(
+                    [r["trial"], r["trial_id"], run.searcher_name, r["status"], r["origin"]]
+                    + [_csv_value(r["metrics"].get(m)) for m in metrics] + [r["error"]]
+                    + [f.get(k, "") for k in config_keys])
+
+
+def _csv_value(v: Any) -> Any:
+    return "" if v is None else v
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    clean = {k: v for k, v in row.items()}
+    clean["value"] = _finite_or_none(row["value"])
+    clean["metrics"] = {k: _finite_or_none(v) if isinstance(v, float) else v
+                        for k, v in row.get("metrics", {}).items()}
+    return clean
 
 
 def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None  # JSON has no NaN
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _plot_trajectory(run: TuningRun, path: Path) -> Path:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    idx = [r["trial"] + 1 for r in run.rows]
-    ax.plot(idx, [r["value"] for r in run.rows], "o", alpha=0.5, label="trial")
-    ax.step(idx, run.best_so_far(), where="post", label="best so far")
-    ax.set(xlabel="trial (creation order)", ylabel=run.metric)
-    ax.set_title(f"{run.arch}: {run.searcher_name} search")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def _plot_diagnostics(run: TuningRun, path: Path) -> Path:
-    d = run.diagnostics
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5))
-    err = [1.96 * s for s in d["predicted_std"]]
-    ax.errorbar(d["observed"], d["predicted"], yerr=err, fmt="o", capsize=3)
-    lo = min(min(d["observed"]), min(d["predicted"]))
-    hi = max(max(d["observed"]), max(d["predicted"]))
-    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-    ax.set(xlabel=f"observed {run.metric}", ylabel="leave-one-out prediction (95% band)")
-    ax.set_title(f"LOO RMSE {d['loo_rmse']:.3g}, calibration {d['loo_calibration']:.2f}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

@@ -1,78 +1,66 @@
-"""Tune search spaces <-> the unit cube: the one boundary where Tune's domain classes are known.
+"""Tune search spaces <-> the unit cube, nested and conditional spaces included: the one boundary
+where Tune's domain classes are known (per-column encodings: ``params.py``).
 
-Notation: a space has ``d`` searched parameters (``Param``); a point is ``x: (d,)`` in [0, 1]^d.
+Notation: a space has ``d`` searched parameters (columns, ``Param``); a point is ``x: (d,)`` in
+[0, 1]^d, a batch ``X: (n, d)``.
 
-* float (``uniform``/``loguniform``, optionally quantized): x is the position on the linear or
-  log scale; quantized values are snapped to the grid inside the bounds when decoding.
-* int (``randint``/``lograndint``/``qrandint``/``qlograndint``): the ``n`` admissible values split
-  [0, 1] into ``n`` cells of equal width on the domain's (linear or log) scale, so every value gets
-  the volume Tune's own sampler gives it; a value is encoded at its cell centre.
-* categorical (``choice``): ``k`` equal cells, a category encoded at its cell centre. The GP uses
-  a Hamming-type kernel on these columns, so their order carries no meaning.
+The space is a tree parsed from Tune's config, resolving what Tune itself resolves:
+* dicts are walked by key, lists and tuples by index; a list or tuple without domains, and any
+  other value, is a constant passed through untouched (Tune's placeholders for non-primitive
+  values and for ``sample_from`` included: Tune resolves those after the searcher);
+* a Tune domain is one column;
+* a ``tune.choice`` whose options hold domains (dict-, list- or domain-valued options, at any
+  depth) is a *conditional choice*: one categorical "branch" column selects the option, and the
+  option is a subtree whose columns have ``parent = (branch column, option index)``. A choice whose
+  options are all constants stays one ordinary categorical column.
 
-Constants (and Tune placeholders for non-primitive values) pass through untouched; nested dicts
-are flattened to key paths and rebuilt on decode.
+Columns are numbered depth first in the config's order, a branch column before its options'
+columns, so a flat space has exactly the columns (and encodings) it had before nesting existed.
+
+A column is *active* when its parent column is active and selects its option (``active(X)``).
+Values of options not chosen are absent from a decoded config, as with Tune's own sampling; their
+columns hold ``INACTIVE`` after ``encode``/``encode_partial``/``snap``, so each config has one
+encoding and a GP that ignores the tree sees a constant there (Ax's "flatten with inactive
+dimensions fixed" baseline; masking them in the kernel is the surrogate's business).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from ray.tune.search.sample import (
-    Categorical,
-    Domain,
-    Float,
-    Function,
-    Integer,
-    LogUniform,
-    Quantized,
-    Uniform,
+from ray.tune.search.sample import Categorical, Domain
+
+from raybo.params import (
+    CAT,
+    FLOAT,
+    INT,
+    MissingParameter,
+    Param,
+    Path,
+    category_index,
+    decode_value,
+    encode_value,
+    int_edges,
+    parse_domain,
+    path_name,
+    same,
+    unsupported,
 )
 
-FLOAT, INT, CAT = "float", "int", "cat"
-Path = tuple[str, ...]
+__all__ = ["CAT", "FLOAT", "INACTIVE", "INT", "MissingParameter", "Param", "SearchSpace"]
 
+INACTIVE = 0.5  # encoding of an inactive column: the centre, equally far from every value
+_MISSING = object()  # "this config does not give a value here"
 
-class MissingParameter(KeyError, ValueError):
-    """A config lacks a searched parameter (a ValueError for callers of ``encode``)."""
-
-
-@dataclass(frozen=True)
-class Param:
-    """One searched parameter.
-
-    For ``float``: ``low``/``high`` bounds (on the value scale), ``log`` scale, grid step ``q``.
-    For ``int``: admissible values are ``i * q`` for ``i`` in ``[low, high]`` (grid indices,
-    inclusive), spaced on a log scale if ``log``. For ``cat``: ``categories``.
-    """
-
-    path: Path
-    kind: str
-    low: float = 0.0
-    high: float = 1.0
-    log: bool = False
-    q: float | None = None
-    categories: tuple[Any, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return "/".join(self.path)
-
-    @property
-    def n_levels(self) -> int:
-        """Number of distinct values (0 for continuous parameters)."""
-        if self.kind == INT:
-            return int(self.high - self.low) + 1
-        if self.kind == CAT:
-            return len(self.categories)
-        return 0
+# Tree nodes are plain tuples (they are saved with the searcher's state):
+#   ("const", path, value)  ("param", path, column)  ("dict", path, ((key, node), ...))
+#   ("list" | "tuple", path, (node, ...))  ("choice", path, column, (option node, ...))
+Node = tuple
 
 
 class SearchSpace:
-    """A parsed Tune space: searched ``params`` plus ``constants`` that pass through."""
+    """A parsed Tune space: the searched ``params`` (columns) and the tree that places them."""
 
     def __init__(self, config: dict[str, Any]):
         if not isinstance(config, dict):
@@ -80,28 +68,66 @@ class SearchSpace:
                 "space must be a dict of Tune domains (e.g. {'lr': tune.loguniform(1e-4, 0.1)}), "
                 f"got {type(config).__name__}"
             )
-        self.config = config
         self.params: list[Param] = []
-        self.constants: list[tuple[Path, Any]] = []
-        self._walk(config, ())
+        self._root = self._parse(config, (), None, False)
         if not self.params:
             raise ValueError(
                 "space has no searchable parameter: give at least one Tune domain such as "
                 "tune.uniform, tune.loguniform, tune.randint or tune.choice"
             )
+        self._index_tree()
+
+    # -- plain-data form ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (no Tune classes): ``{"params": [...], "tree": ...}``; constants and
+        category values are the user's own objects."""
+        return {"params": [p.to_dict() for p in self.params], "tree": self._root}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchSpace:
+        if set(data) != {"params", "tree"}:
+            raise ValueError(f"not a saved search space: keys {sorted(data)}")
+        space = cls.__new__(cls)
+        space.params = [Param.from_dict(p) for p in data["params"]]
+        space._root = _as_tuples(data["tree"])
+        space._index_tree()
+        return space
+
+    def _index_tree(self) -> None:
+        # (column, parent column, option) in column order: parents precede their children
+        self._children = [(j, p.parent[0], p.parent[1]) for j, p in enumerate(self.params)
+                          if p.parent is not None]
 
     # -- parsing ---------------------------------------------------------------------------
-    def _walk(self, node: Any, path: Path) -> None:
-        if isinstance(node, dict) and not _is_grid(node) and (node or not path):
-            for key, value in node.items():  # an empty nested dict is a constant, kept as is
-                self._walk(value, path + (str(key),))
-        elif _is_grid(node):
-            raise _unsupported(path, "grid_search")
-        elif isinstance(node, Domain):
-            self.params.append(_parse_domain(node, path))
-        else:
-            self.constants.append((path, node))
+    def _parse(self, node: Any, path: Path, parent: tuple[int, int] | None,
+               in_choice: bool) -> Node:
+        if _is_grid(node):
+            raise unsupported(path, "grid_search inside a choice" if in_choice else "grid_search")
+        if isinstance(node, Domain):
+            if isinstance(node, Categorical) and any(map(_holds_domain, node.categories)):
+                return self._parse_choice(node, path, parent)
+            return ("param", path, self._add(parse_domain(node, path, parent)))
+        if isinstance(node, dict) and (node or not path):  # an empty nested dict is a constant
+            return ("dict", path, tuple((k, self._parse(v, path + (k,), parent, in_choice))
+                                        for k, v in node.items()))
+        if isinstance(node, (list, tuple)) and _holds_domain(node):
+            return ("tuple" if isinstance(node, tuple) else "list", path,
+                    tuple(self._parse(v, path + (i,), parent, in_choice)
+                          for i, v in enumerate(node)))
+        return ("const", path, node)
 
+    def _parse_choice(self, domain: Categorical, path: Path,
+                      parent: tuple[int, int] | None) -> Node:
+        k = len(domain.categories)
+        j = self._add(Param(path, CAT, categories=tuple(range(k)), parent=parent, branch=True))
+        options = tuple(self._parse(c, path, (j, i), True) for i, c in enumerate(domain.categories))
+        return ("choice", path, j, options)
+
+    def _add(self, p: Param) -> int:
+        self.params.append(p)
+        return len(self.params) - 1
+
+    # -- description -------------------------------------------------------------------------
     @property
     def dim(self) -> int:
         return len(self.params)
@@ -115,52 +141,10 @@ class SearchSpace:
         """Per column: number of discrete levels, 0 for continuous columns."""
         return [p.n_levels for p in self.params]
 
-    # -- encoding --------------------------------------------------------------------------
-    def encode(self, config: dict[str, Any]) -> np.ndarray:
-        """Nested (or '/'-flattened) config -> ``x: (d,)``; raises ValueError if a value is missing
-        or outside its domain."""
-        return np.array([_encode_value(p, _lookup(config, p)) for p in self.params])
-
-    def encode_partial(self, config: dict[str, Any], fill: np.ndarray) -> np.ndarray:
-        """Like ``encode``, but parameters missing from ``config`` take their value from
-        ``fill: (d,)``; the result is snapped onto admissible encodings."""
-        x = np.array(fill, dtype=float)
-        for j, p in enumerate(self.params):
-            try:
-                value = _lookup(config, p)
-            except KeyError:
-                continue
-            x[j] = _encode_value(p, value)
-        return self.snap(x[None])[0]
-
-    def decode(self, x: np.ndarray, exact: dict[str, Any] | None = None) -> dict[str, Any]:
-        """``x: (d,)`` in [0, 1]^d -> nested config with constants; each value inside its domain.
-
-        Float parameters given in ``exact`` (a user's point, nested or '/'-flattened) keep the
-        user's value: the log round trip would turn 0.003 into 0.002999999999999999.
-        """
-        out: dict[str, Any] = {}
-        for path, value in self.constants:
-            _assign(out, path, value)
-        for p, xi in zip(self.params, np.asarray(x, dtype=float)):
-            value = _decode_value(p, float(xi))
-            if exact is not None and p.kind == FLOAT and p.q is None:
-                try:
-                    value = float(_lookup(exact, p))
-                except MissingParameter:
-                    pass
-            _assign(out, p.path, value)
-        return out
-
-    def snap(self, X: np.ndarray) -> np.ndarray:
-        """Move each point of ``X: (n, d)`` to the encoding of the config it decodes to (discrete
-        columns to cell centres, quantized floats onto their grid), so that two points decoding
-        to the same config have the same encoding."""
-        X = np.clip(np.array(X, dtype=float), 0.0, 1.0)
-        for j, p in enumerate(self.params):
-            if p.kind != FLOAT or p.q is not None:
-                X[:, j] = [_encode_value(p, _decode_value(p, v)) for v in X[:, j]]
-        return X
+    @property
+    def conditional(self) -> bool:
+        """True if some column exists only under some option of a choice."""
+        return bool(self._children)
 
     def levels(self) -> list[np.ndarray | None]:
         """Per column: the sorted encodings of all admissible values of a discrete column
@@ -170,7 +154,7 @@ class SearchSpace:
             if p.kind == CAT:
                 out.append((np.arange(p.n_levels) + 0.5) / p.n_levels)
             elif p.kind == INT:
-                a, b = _int_edges(p)
+                a, b = int_edges(p)
                 i = np.arange(p.low, p.high + 1)
                 centre = (np.log(i) + np.log(i + 1)) / 2 if p.log else i + 0.5
                 out.append((centre - a) / (b - a))
@@ -178,152 +162,232 @@ class SearchSpace:
                 out.append(None)
         return out
 
+    def active(self, X: np.ndarray) -> np.ndarray:
+        """``(n, d)`` bool: which columns of each row of ``X: (n, d)`` are active, i.e. every
+        choice above them (their branch columns, read as option indices) selects their option."""
+        X = np.asarray(X, dtype=float).reshape(-1, self.dim)
+        A = np.ones(X.shape, dtype=bool)
+        for j, pj, option in self._children:
+            k = self.params[pj].n_levels
+            chosen = np.minimum((np.clip(X[:, pj], 0.0, 1.0) * k).astype(int), k - 1)
+            A[:, j] = A[:, pj] & (chosen == option)
+        return A
 
-# -- domain parsing ------------------------------------------------------------------------
+    # -- encoding --------------------------------------------------------------------------
+    def encode(self, config: dict[str, Any]) -> np.ndarray:
+        """Nested (or '/'-flattened) config -> ``x: (d,)``; raises ValueError if a value is missing
+        or outside its domain, or if a choice's value matches none of its options."""
+        x = np.full(self.dim, INACTIVE)
+        self._encode(self._root, config, x, None, strict=False)
+        return x
+
+    def encode_partial(self, config: dict[str, Any], fill: np.ndarray) -> np.ndarray:
+        """Like ``encode``, but parameters missing from ``config`` take their value from
+        ``fill: (d,)`` (a choice whose value is missing takes its option from ``fill`` too, and
+        when a partial value fits several options, ``fill``'s option wins if it is one of them);
+        the result is snapped onto admissible encodings."""
+        x = np.array(fill, dtype=float)
+        self._encode(self._root, config, x, x.copy(), strict=False)
+        return self.snap(x[None])[0]
+
+    def decode(self, x: np.ndarray, exact: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``x: (d,)`` in [0, 1]^d -> nested config with constants; each value inside its domain,
+        values of options not chosen absent.
+
+        Float parameters given in ``exact`` (a user's point, nested or '/'-flattened) keep the
+        user's value where ``x`` encodes it: the log round trip would turn 0.003 into
+        0.002999999999999999, and grid rounding Tune's 0.30000000000000004 into 0.3.
+        """
+        x = np.asarray(x, dtype=float)
+        return self._decode(self._root, x, _MISSING if exact is None else exact)
+
+    def snap(self, X: np.ndarray) -> np.ndarray:
+        """Move each point of ``X: (n, d)`` to the encoding of the config it decodes to (discrete
+        columns to cell centres, quantized floats onto their grid, inactive columns to
+        ``INACTIVE``), so that two points decoding to the same config have the same encoding."""
+        X = np.clip(np.array(X, dtype=float), 0.0, 1.0)
+        for j, p in enumerate(self.params):
+            if p.kind != FLOAT or p.q is not None:
+                X[:, j] = [encode_value(p, decode_value(p, v)) for v in X[:, j]]
+        if self._children:
+            X[~self.active(X)] = INACTIVE
+        return X
+
+    # -- checking user points ------------------------------------------------------------
+    def key_names(self) -> list[str]:
+        """Names of the space's keys outside choices: parameters, choices, lists, constants."""
+        names: list[str] = []
+
+        def walk(node: Node) -> None:
+            if node[0] == "dict":
+                for _, child in node[2]:
+                    walk(child)
+            else:
+                names.append(path_name(node[1]))
+
+        walk(self._root)
+        return names
+
+    def unknown_keys(self, config: dict[str, Any]) -> list[str]:
+        """Keys of a (nested or '/'-flattened) config that the space does not have, outside
+        choices (a choice's value is checked against its options by ``encode``)."""
+        unknown: list[str] = []
+
+        def walk(node: Node, value: Any, prefix: str) -> None:
+            if node[0] != "dict" or not isinstance(value, dict):
+                return
+            children = dict(node[2])
+            for key, sub in value.items():
+                head, rest = key, None
+                if key not in children and isinstance(key, str) and "/" in key:
+                    head, rest = key.split("/", 1)
+                if head not in children:
+                    unknown.append(f"{prefix}{key}")
+                else:
+                    walk(children[head], sub if rest is None else {rest: sub}, f"{prefix}{head}/")
+
+        walk(self._root, config, "")
+        return unknown
+
+    # -- tree walks ------------------------------------------------------------------------
+    def _encode(self, node: Node, value: Any, x: np.ndarray, fill: np.ndarray | None,
+                strict: bool) -> None:
+        """Write the encoding of ``value`` (the config's value at ``node``) into ``x``. Missing
+        values are an error unless ``fill`` is given (then ``x`` keeps its value). ``strict``
+        (inside a choice's options): constants must match and a dict may have no other keys,
+        so that the value identifies the option."""
+        tag, path = node[0], node[1]
+        if tag == "const":
+            if strict and value is not _MISSING and not same(value, node[2]):
+                raise ValueError(f"'{path_name(path)}' is {value!r}, not {node[2]!r}")
+        elif tag == "param":
+            j = node[2]
+            if value is not _MISSING:
+                x[j] = encode_value(self.params[j], value)
+            elif fill is None:
+                raise MissingParameter(
+                    f"parameter '{path_name(path)}' is missing from the given config")
+        elif tag == "dict":
+            if value is not _MISSING and not isinstance(value, dict):
+                raise ValueError(f"'{path_name(path)}' should be a dict, got {value!r}")
+            if strict and value is not _MISSING:
+                keys = {k for k, _ in node[2]}
+                extra = [k for k in value if k not in keys and not (
+                    isinstance(k, str) and k.split("/", 1)[0] in keys)]
+                if extra:
+                    raise ValueError(f"'{path_name(path)}' has no keys {extra}")
+            for key, child in node[2]:
+                self._encode(child, _child(value, key), x, fill, strict)
+        elif tag in ("list", "tuple"):
+            items = node[2]
+            if value is not _MISSING and not (
+                    isinstance(value, (list, tuple)) and len(value) == len(items)):
+                raise ValueError(
+                    f"'{path_name(path)}' should be a {tag} of {len(items)} items, got {value!r}")
+            for i, child in enumerate(items):
+                self._encode(child, _MISSING if value is _MISSING else value[i], x, fill, strict)
+        else:
+            self._encode_choice(node, value, x, fill)
+
+    def _encode_choice(self, node: Node, value: Any, x: np.ndarray,
+                       fill: np.ndarray | None) -> None:
+        _, path, j, options = node
+        p = self.params[j]
+        wanted = None if fill is None else category_index(p, fill[j])
+        if value is _MISSING:
+            if fill is None:
+                raise MissingParameter(
+                    f"parameter '{path_name(path)}' is missing from the given config")
+            fits, errors = [(wanted, x.copy())], []
+            self._encode(options[wanted], value, fits[0][1], fill, strict=True)
+        else:
+            fits, errors = [], []
+            for i, option in enumerate(options):
+                trial = x.copy()
+                try:
+                    self._encode(option, value, trial, fill, strict=True)
+                except ValueError as err:
+                    errors.append(f"option {i}: {err}")
+                else:
+                    fits.append((i, trial))
+            if not fits:
+                raise ValueError(
+                    f"choice '{path_name(path)}': {value!r} matches none of its {len(options)} "
+                    f"options ({'; '.join(errors)})")
+        i, trial = next((f for f in fits if f[0] == wanted), fits[0])
+        x[:] = trial
+        x[j] = (i + 0.5) / len(options)
+
+    def _decode(self, node: Node, x: np.ndarray, exact: Any) -> Any:
+        tag = node[0]
+        if tag == "const":
+            return node[2]
+        if tag == "param":
+            j = node[2]
+            p = self.params[j]
+            value = decode_value(p, float(x[j]))
+            if exact is not _MISSING and p.kind == FLOAT and _encodes_to(p, exact, float(x[j])):
+                value = float(exact)
+            return value
+        if tag == "dict":
+            return {key: self._decode(child, x, _child(exact, key)) for key, child in node[2]}
+        if tag in ("list", "tuple"):
+            items = [self._decode(child, x, _item(exact, i)) for i, child in enumerate(node[2])]
+            return tuple(items) if tag == "tuple" else items
+        _, _, j, options = node
+        return self._decode(options[category_index(self.params[j], x[j])], x, exact)
+
+
+# -- helpers -------------------------------------------------------------------------------
 def _is_grid(node: Any) -> bool:
     return isinstance(node, dict) and len(node) == 1 and "grid_search" in node
 
 
-def _unsupported(path: Path, what: str) -> ValueError:
-    return ValueError(
-        f"space parameter '{'/'.join(path)}': {what} is not supported by GPSearch; use "
-        "tune.uniform, quniform, loguniform, qloguniform, randint, qrandint, lograndint, "
-        "qlograndint or choice (constants and nested dicts pass through)"
-    )
+def _holds_domain(value: Any) -> bool:
+    """True if Tune would resolve something inside ``value`` (a domain or a grid search)."""
+    if isinstance(value, Domain) or _is_grid(value):
+        return True
+    if isinstance(value, dict):
+        return any(map(_holds_domain, value.values()))
+    if isinstance(value, (list, tuple)):
+        return any(map(_holds_domain, value))
+    return False
 
 
-def _parse_domain(domain: Domain, path: Path) -> Param:
-    sampler = domain.get_sampler()
-    q = None
-    if isinstance(sampler, Quantized):
-        q, sampler = sampler.q, sampler.get_sampler()
-    log = isinstance(sampler, LogUniform)
-    if isinstance(domain, Function):
-        raise _unsupported(path, "sample_from")
-    if isinstance(domain, Categorical):
-        if not domain.categories:
-            raise ValueError(f"space parameter '{'/'.join(path)}': choice needs >= 1 category")
-        return Param(path, CAT, categories=tuple(domain.categories))
-    if not isinstance(sampler, (Uniform, LogUniform)):
-        raise _unsupported(path, f"{type(sampler).__name__.strip('_')} sampling (e.g. randn)")
-    lo, hi = domain.lower, domain.upper
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise _unsupported(path, "an unbounded domain")
-    if isinstance(domain, Float):
-        if q is not None:  # Tune keeps quantized floats inside [ceil(lo/q), floor(hi/q)] * q
-            lo, hi = _grid_index(lo, q, math.ceil) * q, _grid_index(hi, q, math.floor) * q
-        if not lo <= hi:
-            raise ValueError(f"space parameter '{'/'.join(path)}': empty range [{lo}, {hi}]")
-        return Param(path, FLOAT, float(lo), float(hi), log, None if q is None else float(q))
-    if isinstance(domain, Integer):
-        if q is None or q == 1:  # randint / lograndint / qrandint(q=1): upper bound exclusive
-            i_lo, i_hi, q = int(lo), int(hi) - 1, 1
-        else:  # quantized with q > 1: multiples of q inside [lo, hi], upper inclusive
-            i_lo, i_hi = int(_grid_index(lo, q, math.ceil)), int(_grid_index(hi, q, math.floor))
-        if i_hi < i_lo:
-            raise ValueError(
-                f"space parameter '{'/'.join(path)}': no admissible integer in [{lo}, {hi}) "
-                f"with step {q}"
-            )
-        return Param(path, INT, float(i_lo), float(i_hi), log, int(q))
-    raise _unsupported(path, type(domain).__name__)
+def _child(config: Any, key: Any) -> Any:
+    """The value under ``key`` of a nested or '/'-flattened dict (``_MISSING`` if absent)."""
+    if not isinstance(config, dict):
+        return _MISSING
+    if key in config:
+        return config[key]
+    prefix = f"{key}/"
+    sub = {k[len(prefix):]: v for k, v in config.items()
+           if isinstance(k, str) and k.startswith(prefix)}
+    return sub if sub else _MISSING
 
 
-def _grid_index(bound: float, q: float, round_fn) -> float:
-    scaled = bound / q
-    return round(scaled) if math.isclose(scaled, round(scaled)) else round_fn(scaled)
+def _item(config: Any, i: int) -> Any:
+    if isinstance(config, (list, tuple)) and i < len(config):
+        return config[i]
+    return _MISSING
 
 
-# -- per-value encoding --------------------------------------------------------------------
-def _int_edges(p: Param) -> tuple[float, float]:
-    """Scale on which the integer cells [i, i + 1) have equal width: linear or log."""
-    lo, hi = p.low, p.high + 1
-    return (math.log(lo), math.log(hi)) if p.log else (lo, hi)
-
-
-def _encode_value(p: Param, value: Any) -> float:
-    if p.kind == CAT:
-        for i, c in enumerate(p.categories):
-            if _same(c, value):
-                return (i + 0.5) / len(p.categories)
-        raise ValueError(
-            f"parameter '{p.name}': {value!r} is not one of the categories {list(p.categories)}"
-        )
+def _encodes_to(p: Param, value: Any, x: float) -> bool:
     try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"parameter '{p.name}': expected a number, got {value!r}") from None
-    if p.kind == FLOAT:
-        tol = 1e-9 * max(1.0, abs(p.high))
-        if not p.low - tol <= v <= p.high + tol:
-            raise ValueError(f"parameter '{p.name}': {v} is outside [{p.low}, {p.high}]")
-        if p.high == p.low:
-            return 0.5
-        if p.log:
-            return _clip01((math.log(max(v, p.low)) - math.log(p.low)) / math.log(p.high / p.low))
-        return _clip01((v - p.low) / (p.high - p.low))
-    i = v / p.q
-    if not (p.low - 1e-9 <= i <= p.high + 1e-9) or abs(i - round(i)) > 1e-6:
-        raise ValueError(
-            f"parameter '{p.name}': {value!r} is not an admissible value "
-            f"(multiples of {p.q} in [{p.low * p.q:g}, {p.high * p.q:g}])"
-        )
-    a, b = _int_edges(p)
-    i = round(i)
-    centre = (math.log(i) + math.log(i + 1)) / 2 if p.log else i + 0.5
-    return (centre - a) / (b - a)
+        return abs(encode_value(p, value) - x) <= 1e-12
+    except ValueError:
+        return False
 
 
-def _decode_value(p: Param, x: float) -> Any:
-    x = _clip01(x)
-    if p.kind == CAT:
-        return p.categories[min(int(x * len(p.categories)), len(p.categories) - 1)]
-    if p.kind == FLOAT:
-        v = math.exp(math.log(p.low) + x * math.log(p.high / p.low)) if p.log else (
-            p.low + x * (p.high - p.low)
-        )
-        if p.q is not None:
-            v = round(round(v / p.q) * p.q, 12)  # 7 * 0.1 -> 0.7, not 0.7000000000000001
-            v = min(max(v, p.low), p.high)  # stays on the grid: both bounds are multiples of q
-        return float(min(max(v, p.low), p.high))
-    a, b = _int_edges(p)
-    t = a + x * (b - a)
-    i = math.floor(math.exp(t) if p.log else t)
-    i = int(min(max(i, p.low), p.high))
-    return int(i * p.q)
-
-
-def _clip01(x: float) -> float:
-    return min(max(x, 0.0), 1.0)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Category equality that survives a save/restore (tuples may come back as lists)."""
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(_same(u, v) for u, v in zip(a, b))
-    try:
-        return bool(a == b) and type(a) is type(b) or (
-            isinstance(a, (int, float)) and isinstance(b, (int, float))
-            and not isinstance(a, bool) and not isinstance(b, bool) and a == b
-        )
-    except Exception:  # noqa: BLE001 - exotic __eq__ (arrays); fall back to identity
-        return a is b
-
-
-# -- nested dict helpers -------------------------------------------------------------------
-def _lookup(config: dict[str, Any], p: Param) -> Any:
-    if p.name in config:
-        return config[p.name]
-    node: Any = config
-    for key in p.path:
-        if not isinstance(node, dict) or key not in node:
-            raise MissingParameter(f"parameter '{p.name}' is missing from the given config")
-        node = node[key]
-    return node
-
-
-def _assign(out: dict[str, Any], path: Path, value: Any) -> None:
-    node = out
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = value
+def _as_tuples(node: Any) -> Node:
+    """A saved tree whose tuples may have become lists -> the tuple form (constants untouched)."""
+    tag, path = node[0], tuple(node[1])
+    if tag in ("const", "param"):
+        return (tag, path, node[2])
+    if tag == "dict":
+        return (tag, path, tuple((k, _as_tuples(c)) for k, c in node[2]))
+    if tag in ("list", "tuple"):
+        return (tag, path, tuple(map(_as_tuples, node[2])))
+    if tag == "choice":
+        return (tag, path, node[2], tuple(map(_as_tuples, node[3])))
+    raise ValueError(f"not a saved search-space node: {tag!r}")

@@ -1,12 +1,17 @@
 """The searcher's memory: one record per trial id, small, explicit and versioned.
 
 A record holds the suggested config, its encoding ``x: (d,)`` in the unit cube, the raw metric
-value ``y`` (as reported, before any sign flip) and a status. Everything the GP needs is derived:
+value ``y`` (as reported, before any sign flip), a status and, for trials the searcher suggested,
+where the suggestion came from (``origin``). Everything the GP needs is derived:
 ``X_obs: (n, d)``, ``y_obs: (n,)``, ``X_failed: (f, d)``, ``X_pending: (p, d)``.
+
+Saved form (``to_dict``), version 2: ``{"version": 2, "records": {trial_id: {"config", "x",
+"status", "y", "origin"}}}``. Version 1 (no ``origin``) still loads, with ``origin=None``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -14,7 +19,10 @@ from typing import Any
 import numpy as np
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
-STATE_VERSION = 1
+# points_to_evaluate, the quasi-random design, the GP, a quasi-random point after a failed fit
+ORIGINS = ("given", "design", "gp", "fallback")
+STATE_VERSION = 2
+RECORD_KEYS = {1: {"config", "x", "status", "y"}, 2: {"config", "x", "status", "y", "origin"}}
 
 
 @dataclass
@@ -23,6 +31,7 @@ class Record:
     x: list[float]
     status: str = PENDING
     y: float | None = None
+    origin: str | None = None  # one of ORIGINS for suggested trials; None for known points
 
 
 @dataclass
@@ -31,8 +40,9 @@ class TrialState:
 
     records: dict[str, Record] = field(default_factory=dict)
 
-    def add_pending(self, trial_id: str, config: dict[str, Any], x: np.ndarray) -> None:
-        self.records[trial_id] = Record(config, [float(v) for v in x])
+    def add_pending(self, trial_id: str, config: dict[str, Any], x: np.ndarray,
+                    origin: str | None = None) -> None:
+        self.records[trial_id] = Record(config, [float(v) for v in x], origin=origin)
 
     def complete(self, trial_id: str, y: float | None) -> bool:
         """Store a result; a missing or non-finite ``y`` marks the trial failed.
@@ -69,6 +79,10 @@ class TrialState:
         return len(self._select(PENDING))
 
     @property
+    def pending_ids(self) -> list[str]:
+        return [k for k, r in self.records.items() if r.status == PENDING]
+
+    @property
     def n_done(self) -> int:
         """Trials with a finite result."""
         return len(self._select(DONE))
@@ -84,12 +98,20 @@ class TrialState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialState:
-        if data.get("version") != STATE_VERSION:
+        version = data.get("version")
+        if version not in RECORD_KEYS or set(data) != {"version", "records"}:
             raise ValueError(
-                f"searcher state version {data.get('version')!r} is not supported "
-                f"(expected {STATE_VERSION})"
+                f"trial records of version {version!r} with keys {sorted(data)} are not "
+                f"supported (expected version 1 or {STATE_VERSION} with 'version', 'records')"
             )
-        records = {k: Record(**r) for k, r in data["records"].items()}
+        records = {}
+        for trial_id, r in data["records"].items():
+            if set(r) != RECORD_KEYS[version]:
+                raise ValueError(
+                    f"searcher state: trial {trial_id!r} has keys {sorted(r)}; version {version} "
+                    f"records have {sorted(RECORD_KEYS[version])}")
+            records[trial_id] = Record(**{**r, "config": copy.deepcopy(r["config"]),
+                                          "x": list(r["x"])})
         for trial_id, r in records.items():  # a corrupted checkpoint fails here, not mid-fit
             done_ok = r.status == DONE and isinstance(r.y, (int, float)) and math.isfinite(r.y)
             if not (done_ok or (r.status in (PENDING, FAILED) and r.y is None)):
@@ -97,4 +119,6 @@ class TrialState:
                     f"searcher state: trial {trial_id!r} has status {r.status!r} with value "
                     f"{r.y!r}; expected 'done' with a finite value, or 'pending'/'failed' "
                     "without one")
+            if r.origin not in (None, *ORIGINS):
+                raise ValueError(f"searcher state: trial {trial_id!r} has origin {r.origin!r}")
         return cls(records)

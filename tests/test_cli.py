@@ -1,18 +1,20 @@
-"""The ``raybo`` command: option validation, and ``raybo tune`` end to end on real Ray."""
+"""The ``raybo`` command before anything runs: option validation, run directories, imports.
+
+Everything here is decided before Ray starts (no test here starts it); runs are in
+tests/test_cli_run.py.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
 
 import pytest
-import ray
-from conftest import ray_tmp
 
-from raybo.cli import _creation_index, main, parse_args, run_tuning
-from trainables import get_trainable
+from raybo.cli import cli_message, main, parse_args
+from raybo.commands import read_config
+from trainables.metrics import METRICS
 
 
 @pytest.mark.parametrize(
@@ -31,6 +33,12 @@ from trainables import get_trainable
         (["tune", "cnn", "--acquisition", "kg"], "--acquisition"),
         (["tune", "cnn", "--seed", "-1"], "--seed"),
         (["tune", "cnn", "--trials", "two"], "--trials"),
+        (["tune", "cnn", "--metric", "val_acc"], "--metric"),  # a typo: listed choices follow
+        (["tune", "cnn", "--metric", "val_perplexity"], "--metric"),  # token tasks only
+        (["tune", "cnn", "--searcher", "random", "--compare-random"], "--compare-random"),
+        (["tune", "cnn", "--verbose", "3"], "--verbose"),
+        (["train", "cnn"], "--config"),
+        (["train", "cnn", "--config", "c.json", "--epochs", "0"], "--epochs"),
     ],
 )
 def test_bad_options_exit_2_naming_the_option(argv, option, capsys):
@@ -38,15 +46,105 @@ def test_bad_options_exit_2_naming_the_option(argv, option, capsys):
         parse_args(argv)
     assert exc.value.code == 2
     last_line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last_line.startswith("raybo tune: error:") and option in last_line
+    assert last_line.startswith("raybo ") and ": error:" in last_line and option in last_line
+
+
+def test_metric_errors_list_the_valid_metrics(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["tune", "cnn", "--metric", "val_acc"])
+    assert "val_loss, val_accuracy, train_loss" in capsys.readouterr().err
+    assert parse_args(["tune", "transformer", "--metric", "val_perplexity"]).mode == "min"
+
+
+def test_help_lists_the_metrics_and_the_mode_follows_the_metric(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["tune", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for metric in METRICS:
+        assert metric in help_text
+    assert parse_args(["tune", "cnn", "--metric", "val_accuracy"]).mode == "max"
+    assert parse_args(["tune", "cnn", "--metric", "val_accuracy", "--mode", "min"]).mode == "min"
+    assert parse_args(["tune", "cnn"]).mode == "min"
 
 
 def test_defaults_and_fractional_gpus():
     args = parse_args(["tune", "lstm"])
     assert (args.trials, args.concurrent, args.cpus_per_trial, args.gpus_per_trial) == (12, 2, 1, 0)
-    assert (args.searcher, args.acquisition, args.out) == ("gp", "logei", "raybo_out")
+    assert (args.searcher, args.acquisition, args.out, args.verbose) == ("gp", "logei", None, 0)
     assert parse_args(["tune", "cnn", "--gpus-per-trial", "0.25"]).gpus_per_trial == 0.25
     assert parse_args(["tune", "cnn", "--gpus-per-trial", "2"]).gpus_per_trial == 2
+    assert parse_args(["tune", "cnn", "--verbose"]).verbose == 1
+
+
+def _run_main(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_out_that_is_a_file_or_unwritable_fails_before_ray_starts(tmp_path, capsys):
+    ray = pytest.importorskip("ray")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert "--out" in _run_main(["tune", "cnn", "--out", str(a_file)], capsys)
+    assert "is a file" in _run_main(["tune", "cnn", "--out", str(a_file)], capsys)
+    # /proc refuses new directories even to root (a chmod'ed directory would not stop root)
+    line = _run_main(["tune", "cnn", "--out", "/proc/raybo-test/run"], capsys)
+    assert "--out /proc/raybo-test/run: cannot write there" in line
+    line = _run_main(["tune", "cnn", "--out", str(tmp_path / "o"), "--storage",
+                      "/proc/raybo-test/store"], capsys)
+    assert "--storage /proc/raybo-test/store: cannot write there" in line
+    assert not (tmp_path / "o").exists()  # the run directory made for it was removed again
+    assert not ray.is_initialized()
+
+
+def test_an_out_holding_a_run_is_refused_and_left_untouched(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text("{}")
+    line = _run_main(["tune", "cnn", "--out", str(out)], capsys)
+    assert f"--out {out} already holds a run" in line and f"raybo resume {out}" in line
+    assert [p.name for p in out.iterdir()] == ["run.json"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert "already holds" in _run_main(["tune", "cnn", "--out", str(other)], capsys)
+    assert "not a raybo run directory" in _run_main(["resume", str(other)], capsys)
+
+
+def test_train_config_is_checked_before_anything_runs(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"optim": {"lr": 0.01}, "optimizer": {}}))
+    with pytest.raises(ValueError, match=r"--config .*unknown keys \['optimizer'\]"):
+        read_config(str(path))
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="--config .*expected a JSON object"):
+        read_config(str(path))
+    with pytest.raises(ValueError, match="--config .*cannot read it"):
+        read_config(str(tmp_path / "missing.json"))
+
+
+def test_errors_from_below_the_cli_name_the_options():
+    assert cli_message("gpus_per_trial=0.5 exceeds the cluster's 0") == (
+        "--gpus-per-trial 0.5 exceeds the cluster's 0")
+    assert cli_message("cpus_per_trial must be > 0") == "--cpus-per-trial must be > 0"
+
+
+def test_config_keys_match_the_trainables_defaults():
+    from raybo.cli import CONFIG_KEYS
+    from trainables import default_config
+
+    assert set(CONFIG_KEYS) == set(default_config("cnn"))
+
+
+def test_the_command_loads_without_torch_or_ray():
+    # `raybo --help` and option errors must answer at once: importing raybo.cli may not pull
+    # in torch, Ray, matplotlib or numpy (3-5 s together).
+    code = ("import sys, raybo.cli; print(sorted(m for m in ('torch', 'ray', 'matplotlib', "
+            "'numpy', 'gpytorch', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 def test_module_entry_point_reports_errors():
@@ -57,65 +155,3 @@ def test_module_entry_point_reports_errors():
         timeout=60,
     )
     assert proc.returncode == 2 and "--concurrent" in proc.stderr
-
-
-@pytest.mark.parametrize(
-    ("trial_id", "trial_dir", "expected"),
-    [
-        ("07b154bc", "/r/train_cnn_07b154bc_6_name=digits,lr=0.1_2026-11-28", 6),  # searcher
-        ("8c971_00001", "/r/train_gru_8c971_00001_1_2026-11-28_04-45-35", 1),  # basic variant
-        ("", "/r/unparsable", 9),
-    ],
-)
-def test_trial_creation_index_from_tune_directory_names(trial_id, trial_dir, expected):
-    assert _creation_index(trial_id, trial_dir, 9) == expected
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray.init(address="local", num_cpus=2, _temp_dir=ray_tmp("C"), include_dashboard=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.mark.ray
-def test_raybo_tune_end_to_end(ray_session, tmp_path, capsys):
-    out = tmp_path / "out"
-    code = main(["tune", "cnn", "--trials", "3", "--epochs", "1", "--out", str(out)])
-    assert code == 0
-    printed = capsys.readouterr().out
-    assert "val_loss" in printed and "3 trials" in printed
-    for name in ("trials.csv", "trials.json", "trajectory.png"):
-        assert (out / name).stat().st_size > 0
-    doc = json.loads((out / "trials.json").read_text())
-    assert len({t["trial_id"] for t in doc["trials"]}) == 3
-    finite = [t["value"] for t in doc["trials"] if t["value"] is not None]
-    assert doc["best_so_far"][-1] == min(finite)
-    with open(out / "trials.csv") as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == 3 and "optim/lr" in rows[0] and "model/channels" in rows[0]
-    assert len({r["optim/lr"] for r in rows}) == 3  # the searcher proposed distinct points
-    assert (out / "ray_results" / "cnn_gp_seed0").is_dir()
-    if len(finite) >= 3:  # GP diagnostics need three successful trials
-        assert doc["diagnostics"]["n"] == len(finite)
-        assert (out / "diagnostics.png").stat().st_size > 0
-        assert "leave-one-out" in printed
-
-
-@pytest.mark.ray
-def test_run_tuning_random_search_with_asha(ray_session, tmp_path):
-    run = run_tuning(
-        "gru", trials=4, epochs=3, searcher="random", asha=True, seed=1, storage=tmp_path
-    )
-    assert len(run.rows) == 4 and run.searcher is None and run.diagnostics == {}
-    assert all(1 <= r["epochs"] <= 3 for r in run.rows)
-    assert all(r["status"] in ("TERMINATED", "DIVERGED") for r in run.rows)
-    assert len({r["config"]["optim"]["lr"] for r in run.rows}) == 4
-    # tune.with_resources was applied to a wrapper, not to the shared trainable
-    assert not hasattr(get_trainable("gru"), "_resources")
-
-
-@pytest.mark.ray
-def test_run_tuning_rejects_a_gpu_share_the_cluster_lacks(ray_session, tmp_path):
-    with pytest.raises(ValueError, match="gpus_per_trial"):
-        run_tuning("cnn", trials=1, gpus_per_trial=0.5, storage=tmp_path)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import copy
+import os
 import socket
+import subprocess
+import sys
+import textwrap
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,8 @@ from raybo.cluster_config import validate_cluster_config
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_YAML = REPO_ROOT / "cluster.yaml"
 V = ray.__version__
+# A released Ray inside raybo's requirement (ray[tune]>=2.55) other than the installed one.
+OTHER_V = "2.56.0" if V == "2.55.0" else "2.55.0"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +52,9 @@ def test_shipped_cluster_yaml_passes_without_network_or_credentials(monkeypatch,
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws either
 
-    config = validate_cluster_config(CLUSTER_YAML)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # image Ray == local Ray: nothing to warn about
+        config = validate_cluster_config(CLUSTER_YAML)
 
     # prepare_config ran: Ray's defaults merged in, setup commands merged, head capped at 0.
     assert "cluster_synced_files" in config
@@ -89,9 +98,19 @@ def _drop(key: str) -> Callable[[dict[str, Any]], None]:
 MISTAKES = [
     ("ray-ml image", _set("docker", "image", value=f"rayproject/ray-ml:{V}-py311-gpu"), "ray-ml"),
     (
-        "other Ray version",
+        "Ray below raybo's requirement",
         _set("docker", "image", value="rayproject/ray:2.50.0-py311-gpu"),
-        f"differs from the installed Ray {V}",
+        "image Ray 2.50.0 is outside raybo's requirement ray",  # >=2.55
+    ),
+    (
+        "head and workers on different Ray",
+        _set("docker", "worker_image", value=f"rayproject/ray:{OTHER_V}-py311-gpu"),
+        "images mix Ray versions",
+    ),
+    (
+        "unreleased Ray tag",
+        _set("docker", "image", value="rayproject/ray:nightly-py311-gpu"),
+        "'nightly' is not a released Ray version",
     ),
     ("latest tag", _set("docker", "image", value="rayproject/ray:latest-gpu"), "of the form"),
     ("other repository", _set("docker", "image", value=f"me/ray:{V}-py311-gpu"), "of the form"),
@@ -194,3 +213,46 @@ def test_relative_project_mount_resolves_against_the_yaml_directory(shipped, tmp
     path.write_text(yaml.safe_dump(shipped))  # "." is now tmp_path, which is not the project
     with pytest.raises(ValueError, match="file_mounts copy no directory"):
         validate_cluster_config(path)
+
+
+def test_a_supported_ray_other_than_the_local_one_passes_with_a_warning(shipped, tmp_path):
+    """Ray requires equal versions between the nodes of a cluster, not between the cluster and
+    the machine that runs `ray up` / `ray job submit` (the driver runs on the head)."""
+    config = copy.deepcopy(shipped)
+    config["docker"]["image"] = f"rayproject/ray:{OTHER_V}-py311-gpu"
+    with pytest.warns(UserWarning, match=f"the cluster runs Ray {OTHER_V}, this machine Ray {V}"):
+        validate_cluster_config(_write(tmp_path, config))
+
+
+MOVED_INTERNALS = textwrap.dedent("""
+    import importlib.abc, sys
+    import raybo, raybo.capacity, raybo.cli, raybo.cluster_config
+    print("LOADED", [m for m in sys.modules if m.startswith("ray.autoscaler")])
+
+    class RayWithoutLauncherInternals(importlib.abc.MetaPathFinder):
+        # What a Ray release that moved ray.autoscaler._private looks like to an import.
+        def find_spec(self, name, path=None, target=None):
+            if name.startswith("ray.autoscaler._private"):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    sys.meta_path.insert(0, RayWithoutLauncherInternals())
+    try:
+        raybo.cluster_config.validate_cluster_config(sys.argv[1])
+    except RuntimeError as e:
+        print("ERROR", e)
+""")
+
+
+def test_import_raybo_loads_no_autoscaler_and_moved_internals_are_named():
+    proc = subprocess.run(
+        [sys.executable, "-c", MOVED_INTERNALS, str(CLUSTER_YAML)],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "LOADED []" in proc.stdout  # import raybo (and its CLI modules) never import them
+    error = proc.stdout.split("ERROR ", 1)[1]
+    assert f"cannot validate the cluster config with Ray {V}" in error
+    assert "ray.autoscaler._private.util.prepare_config" in error
+    assert "No module named 'ray.autoscaler._private" in error

@@ -1,12 +1,14 @@
 """Property-based fuzzing of GPSearch through Tune's Searcher API (raybo/searcher.py).
 
-Random spaces over every supported Tune domain (nested, with constants and non-primitive
-categories) and random operation sequences: suggest, completions with values of any magnitude,
-errors, NaN/inf, missing metrics, ``result=None``, unknown ids, duplicate evaluated points,
-state/file/pickle round trips into fresh searchers, diagnostics. Properties: nothing raises,
-every suggestion lies in its domain (checked against the domain definitions, not raybo.space),
-constants pass through, and no suggestion repeats an earlier config when the space has a
-continuous dimension.
+Random spaces over every supported Tune domain (nested dicts, constants and non-primitive
+categories; half of them conditional: domains inside lists and tuples and inside dict-, list- and
+domain-valued ``tune.choice`` options, up to three levels deep) and random operation sequences:
+suggest, completions with values of any magnitude, errors, NaN/inf, missing metrics,
+``result=None``, unknown ids, duplicate evaluated points, state/file/pickle round trips into fresh
+searchers, diagnostics. Properties: nothing raises, every suggestion is fully resolved, lies in its
+domain and has exactly the keys of the options it chose (checked against Tune's definitions in
+``tune_semantics``, not raybo.space), constants pass through, and no suggestion repeats an earlier
+config when the space has an always-active continuous dimension.
 
 Profiles: ``ci`` (default, 25 fixed examples) and ``big`` (1000 random examples, or
 ``RAYBO_FUZZ_EXAMPLES``), chosen with
@@ -27,6 +29,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ray import tune
+from ray.tune.search.variant_generator import generate_variants
+from tune_semantics import why_not
 
 from raybo import GPSearch
 
@@ -44,18 +48,10 @@ ODD_CATEGORIES = [("__ref_ph", "ab12cd34"), None, True, False, 0, 1, 1.5, -2, ""
                   (1, 2), [32, 64], {"k": 1}, ("nested", ("t", 1))]
 
 
-# -- domains with independent membership checks ------------------------------------------------
-def _near_int(v: float, tol: float = 1e-6) -> bool:
-    return abs(v - round(v)) <= tol
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
+# -- random spaces (membership is checked by tune_semantics.why_not) ---------------------------
 @st.composite
 def domains(draw) -> tuple[Any, tuple]:
-    """A Tune domain and a spec ``(kind, ...)`` used by ``in_domain``."""
+    """A Tune domain and a spec ``(kind, ...)``; ``spec[4]`` of a float: continuous (no grid)."""
     kind = draw(st.sampled_from(["uniform", "quniform", "loguniform", "qloguniform", "randint",
                                  "lograndint", "qrandint", "qlograndint", "choice"]))
     if kind == "uniform":
@@ -98,79 +94,77 @@ def domains(draw) -> tuple[Any, tuple]:
     return tune.choice(categories), ("cat", tuple(categories))
 
 
-def in_domain(value: Any, spec: tuple) -> bool:
-    """Membership by the Tune domain's definition (Ray 2.60 semantics)."""
-    kind = spec[0]
-    if kind == "float":
-        _, lo, hi, q, _ = spec
-        if not _is_real(value) or isinstance(value, int):
-            return False
-        tol = 1e-9 * max(abs(lo), abs(hi), 1e-300)
-        if q is None:
-            return lo <= value <= hi
-        return lo - tol <= value <= hi + tol and _near_int(value / q)
-    if kind == "int":
-        _, lo, hi, q = spec
-        return (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
-                and value % q == 0)
-    return any(type(value) is type(c) and value == c for c in spec[1])
+MAX_DEPTH = 2  # choices and lists inside choices and lists, three levels in all
+NESTED_KINDS = ["list", "tuple", "dict_choice", "list_choice", "domain_choice", "mixed_choice"]
 
 
 @st.composite
-def spaces(draw) -> tuple[dict[str, Any], list[tuple[tuple[str, ...], tuple]],
-                          list[tuple[tuple[str, ...], Any]]]:
-    """A nested Tune space with 1-12 searched parameters and 0-3 constants."""
-    n_params = draw(st.integers(1, 12))
+def nodes(draw, depth: int, nested: bool, in_tuple: bool = False) -> tuple[Any, bool]:
+    """A Tune space node and whether it holds an always-active continuous parameter. (No tuple
+    directly inside a tuple: Tune's own sampler, which draws the known points, cannot fill it.)"""
+    kinds = ["domain"] * 3 + (NESTED_KINDS if nested and depth < MAX_DEPTH else [])
+    if in_tuple:
+        kinds = [k for k in kinds if k != "tuple"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "domain":
+        domain, spec = draw(domains())
+        return domain, spec[0] == "float" and spec[4]
+    if kind in ("list", "tuple"):
+        items = [draw(nodes(depth + 1, nested, kind == "tuple"))
+                 for _ in range(draw(st.integers(1, 3)))]
+        values = [node for node, _ in items] + draw(st.sampled_from([[], [7], ["x", None]]))
+        return (tuple(values) if kind == "tuple" else values), any(c for _, c in items)
+    if kind == "dict_choice":  # options with distinct keys, some with a constant tag
+        options = []
+        for i in range(draw(st.integers(1, 3))):
+            option = {f"o{i}k{j}": draw(nodes(depth + 1, nested))[0]
+                      for j in range(draw(st.integers(1, 2)))}
+            if draw(st.booleans()):
+                option["tag"] = f"option{i}"
+            options.append(option)
+        return tune.choice(options), False
+    if kind == "list_choice":
+        return tune.choice([[draw(nodes(depth + 1, nested))[0] for _ in range(n)]
+                            for n in draw(st.lists(st.integers(1, 2), min_size=1, max_size=3))
+                            ]), False
+    if kind == "domain_choice":
+        return tune.choice([draw(domains())[0] for _ in range(draw(st.integers(2, 3)))]), False
+    return tune.choice(["off", {"level": draw(nodes(depth + 1, nested))[0]}]), False
+
+
+@st.composite
+def spaces(draw) -> tuple[dict[str, Any], bool]:
+    """A nested Tune space with 1-12 entries (searched, possibly conditional) and 0-3 constants,
+    and whether it has an always-active continuous parameter."""
+    nested = draw(st.booleans())
+    n_params = draw(st.integers(1, 8 if nested else 12))
     n_const = draw(st.integers(0, 3))
     groups = [(), ("net",), ("net", "opt"), ("data",)]
     space: dict[str, Any] = {}
-    params, constants = [], []
+    has_continuous = False
     for i in range(n_params + n_const):
         path = draw(st.sampled_from(groups)) + (f"k{i}",)
         node = space
         for key in path[:-1]:
             node = node.setdefault(key, {})
         if i < n_params:
-            domain, spec = draw(domains())
-            node[path[-1]] = domain
-            params.append((path, spec))
+            node[path[-1]], continuous = draw(nodes(0, nested))
+            has_continuous |= continuous
         else:
-            value = draw(st.sampled_from([7, "adam", None, [1, 2], {}, {"inner": 1.5}]))
-            node[path[-1]] = value
-            constants.append((path, value))
-    return space, params, constants
+            node[path[-1]] = draw(st.sampled_from([7, "adam", None, [1, 2], {}, {"inner": 1.5}]))
+    return space, has_continuous
 
 
-def _get(config: dict[str, Any], path: tuple[str, ...]) -> Any:
-    for key in path:
-        assert isinstance(config, dict) and key in config, f"{'/'.join(path)} missing: {config}"
-        config = config[key]
-    return config
-
-
-def _check_config(config: dict[str, Any], params, constants) -> None:
-    for path, spec in params:
-        value = _get(config, path)
-        assert in_domain(value, spec), f"{'/'.join(path)}={value!r} outside {spec}"
-    for path, value in constants:
-        assert _get(config, path) == value
+def _check_config(config: dict[str, Any], space: dict[str, Any]) -> None:
+    reason = why_not(space, config)
+    assert reason is None, reason
 
 
 def _sample_config(space: dict[str, Any], seed: int) -> dict[str, Any]:
-    """A config drawn by Tune's own samplers (a user's known point, always admissible)."""
-    from ray.tune.search.sample import Domain
-
+    """A config drawn by Tune's own variant generator (a user's known point, always admissible)."""
     rng = np.random.default_rng(seed)
-
-    def walk(node):
-        if isinstance(node, dict):
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, Domain):
-            value = node.sample(random_state=rng)
-            return value.item() if isinstance(value, np.generic) else value
-        return node
-
-    return walk(space)
+    for _, variant in generate_variants({"config": space}, random_state=rng):
+        return variant["config"]
 
 
 # -- the property ---------------------------------------------------------------------------
@@ -208,8 +202,7 @@ def _roundtrip(s: GPSearch, how: str) -> GPSearch:
 @settings(settings.get_profile(PROFILE))
 @given(data=st.data())
 def test_random_operation_sequences_keep_the_searcher_sound(data):
-    space, params, constants = data.draw(spaces(), label="space")
-    has_continuous = any(spec[0] == "float" and spec[4] for _, spec in params)
+    space, has_continuous = data.draw(spaces(), label="space")
     mode = data.draw(st.sampled_from(["min", "max"]), label="mode")
     style = data.draw(st.sampled_from(VALUE_STYLES), label="values")
     max_concurrent = data.draw(st.sampled_from([None, None, 1, 3]), label="max_concurrent")
@@ -239,7 +232,7 @@ def test_random_operation_sequences_keep_the_searcher_sound(data):
                     assert max_concurrent is not None and len(pending) >= max_concurrent
                     continue
                 n_suggested += 1
-                _check_config(config, params, constants)
+                _check_config(config, space)
                 if has_continuous and n_suggested > queued:
                     assert config not in seen, f"duplicate suggestion {config}"
                 seen.append(config)

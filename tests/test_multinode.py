@@ -3,33 +3,58 @@
 Cluster: a GPU-less head (the driver and the searcher) plus two worker nodes with 2 logical
 GPUs each; trials ask for {cpu: 1, gpu: 0.25}, so GPUs (4 trials each, 8 per node) are the
 binding resource. Placement is read back from what the trials themselves report
-(trainables.probe): Ray node id, GPU ids, start/end wall-clock times.
+(trainables.probe): Ray node id, GPU ids, start/end wall-clock times. Concurrency is proven
+with a file barrier, not inferred from overlapping sleeps: no trial passes it before
+CONCURRENT trials have arrived.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import ray
 import torch
-from ray import tune
+from ray import cloudpickle, tune
 from ray.cluster_utils import Cluster
 from ray.tune import Callback
 
 from raybo import GPSearch
 from trainables.probe import placement_probe
 
-pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.timeout(600)]
 
 MB = 1024**2
 TRIAL_RESOURCES = {"cpu": 1, "gpu": 0.25}
 TRIALS_PER_GPU = 4  # 1 / TRIAL_RESOURCES["gpu"]
 CONCURRENT = 8
+BARRIER_TIMEOUT_S = 240.0  # 8 workers importing torch at once on a loaded 2-core box: ~1-2 min
 SPACE = {"x": tune.uniform(-2.0, 2.0), "y": tune.uniform(-2.0, 2.0)}
+
+# Workers cannot import this test module: ship its functions (barrier_probe) by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def barrier_probe(config: dict[str, Any]) -> None:
+    """placement_probe behind a file barrier: the trial drops a file in config["barrier_dir"]
+    and waits until config["barrier_n"] files exist, so the first barrier_n trials are
+    provably alive at once; it fails (ERROR) rather than run on if the barrier times out."""
+    barrier = Path(config["barrier_dir"])
+    (barrier / uuid.uuid4().hex).touch()
+    deadline = time.monotonic() + BARRIER_TIMEOUT_S
+    while len(os.listdir(barrier)) < config["barrier_n"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(os.listdir(barrier))} of {config['barrier_n']} trials "
+                               f"reached the barrier within {BARRIER_TIMEOUT_S} s")
+        time.sleep(0.05)
+    placement_probe(config)
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +149,11 @@ def _check_placement(
 def test_fractional_gpu_trials_spread_over_gpu_workers_with_gpsearch(cluster, tmp_path):
     RecordingGPSearch.pending_log = []
     n_trials = 10
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
     analysis = tune.run(
-        placement_probe,
-        config={**SPACE, "duration_s": 15.0},
+        barrier_probe,
+        config={**SPACE, "duration_s": 2.0, "barrier_dir": str(barrier), "barrier_n": CONCURRENT},
         resources_per_trial=TRIAL_RESOURCES,
         search_alg=RecordingGPSearch(seed=0),
         metric="loss",
@@ -139,11 +166,13 @@ def test_fractional_gpu_trials_spread_over_gpu_workers_with_gpsearch(cluster, tm
     )
 
     results = [t.last_result for t in analysis.trials]
+    # TERMINATED, not ERROR: every trial passed the barrier, so the first 8 were alive at once
+    # (none could pass before 8 had arrived, and a trial that timed out there would fail).
     assert len(results) == n_trials and all(t.status == "TERMINATED" for t in analysis.trials)
+    assert len(os.listdir(barrier)) == n_trials
     placement = _check_placement(results, cluster)
     print("placement:", placement, "pending log:", RecordingGPSearch.pending_log)
-    # 8 trials really ran at once, and GPSearch had 8 points pending (fantasized) then.
-    assert placement["peak"] >= CONCURRENT
+    # No trial could finish before the 8th was suggested: GPSearch had 8 points pending.
     assert max(RecordingGPSearch.pending_log) == CONCURRENT
     assert len(RecordingGPSearch.pending_log) == n_trials
 

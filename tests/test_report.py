@@ -1,4 +1,5 @@
-"""The run summary: best-so-far trajectory and ranking (raybo/report.py)."""
+"""The run summary and its files: trajectory, ranking, CSV/JSON, best_config.json and the two
+plots (raybo/report.py, raybo/plots.py). Pure presentation: no Ray."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import csv
 import json
 import math
 
-from raybo.report import TuningRun, format_table, write_outputs
+import pytest
+
+from raybo.plots import diagnostics_figure, trajectory_figure, wants_log
+from raybo.report import (
+    TuningRun,
+    band_coverage,
+    compare_line,
+    diagnostics_line,
+    format_table,
+    short_names,
+    write_outputs,
+)
 
 
 def test_best_so_far_skips_failed_trials_and_follows_mode():
@@ -16,28 +28,122 @@ def test_best_so_far_skips_failed_trials_and_follows_mode():
     assert math.isnan(TuningRun("cnn", "m", "min", "gp", rows).best_so_far()[0])
 
 
-def _run() -> TuningRun:
-    rows = [{"trial": i, "trial_id": f"t{i}", "status": s, "value": v, "epochs": 2, "error": None,
-             "config": {"optim": {"lr": lr}, "model": {"width": 8 * (i + 1)}, "seed": 0}}
-            for i, (s, v, lr) in enumerate([("TERMINATED", 0.5, 1e-3), ("DIVERGED", math.nan, 1.0),
-                                            ("TERMINATED", 0.2, 3e-3)])]
-    diag = {"n": 2, "loo_rmse": 0.1, "loo_calibration": 1.0, "observed": [0.5, 0.2],
-            "predicted": [0.45, 0.25], "predicted_std": [0.05, 0.05]}
-    return TuningRun("cnn", "val_loss", "min", "gp", rows, diagnostics=diag)
+def _row(i, status, value, lr, origin="gp", **metrics):
+    return {"trial": i, "trial_id": f"id{i}", "status": status, "origin": origin, "value": value,
+            "metrics": {"val_loss": value, "val_accuracy": 0.9, "train_loss": 0.3,
+                        "epoch": 2, **metrics},
+            "config": {"epochs": 2, "seed": 0, "data": {"name": "digits"},
+                       "optim": {"name": "adam", "lr": lr}, "model": {"width": 8 * i}},
+            "error": "ValueError: boom" if status == "ERROR" else ""}
 
 
-def test_table_ranks_successful_trials_with_their_hyperparameters():
+DIAG = {"n": 3, "loo_rmse": 0.1, "loo_calibration": 1.0, "observed": [0.5, 0.2, 2.0],
+        "predicted": [0.45, 0.25, 0.3], "predicted_std": [0.05, 0.05, 0.1]}
+
+
+def _run(searcher="gp", rows=None) -> TuningRun:
+    rows = rows if rows is not None else [
+        _row(1, "TERMINATED", 0.5, 1e-3, "design"), _row(2, "DIVERGED", math.nan, 1.0, "design"),
+        _row(3, "TERMINATED", 0.2, 3e-3), _row(4, "ERROR", math.nan, 0.5)]
+    return TuningRun("cnn", "val_loss", "min", searcher, rows, diagnostics=dict(DIAG),
+                     tuned=["optim/name", "optim/lr", "model/width"], budget=len(rows),
+                     concurrent=2)
+
+
+def test_table_ranks_successful_trials_with_id_origin_metrics_and_hyperparameters():
     lines = format_table(_run()).splitlines()
-    assert lines[0].split() == ["trial", "val_loss", "epochs", "lr", "width"]
-    assert [line.split()[0] for line in lines[1:]] == ["2", "0"]  # best first, NaN left out
+    assert lines[0].split() == ["trial", "trial_id", "origin", "val_loss", "val_accuracy",
+                                "epoch", "optim", "lr", "width"]
+    assert [line.split()[:3] for line in lines[1:]] == [["3", "id3", "gp"],
+                                                        ["1", "id1", "design"]]
 
 
-def test_outputs_written(tmp_path):
-    paths = write_outputs(_run(), tmp_path)
-    assert set(paths) == {"csv", "json", "trajectory", "diagnostics"}
+def test_short_column_names_stay_unambiguous():
+    keys = ["optim/name", "optim/lr", "model/lr", "model/width", "data/name"]
+    assert short_names(keys) == ["optim", "optim/lr", "model/lr", "width", "data"]
+
+
+def test_files_hold_every_metric_one_numbering_and_a_usable_best_config(tmp_path):
+    run = _run()
+    paths = write_outputs(run, tmp_path)
+    assert set(paths) == {"csv", "json", "best_config", "trajectory", "diagnostics"}
     with open(paths["csv"]) as f:
+        header = next(csv.reader(f))
+        f.seek(0)
         rows = list(csv.DictReader(f))
-    assert [r["status"] for r in rows] == ["TERMINATED", "DIVERGED", "TERMINATED"]
+    assert len(header) == len(set(header))  # no duplicate columns (was: two "epochs")
+    assert header[:5] == ["trial", "trial_id", "searcher", "status", "origin"]
+    for key in ("val_loss", "val_accuracy", "train_loss", "epoch", "config/epochs",
+                "config/optim/lr", "error"):
+        assert key in header
+    assert [r["trial"] for r in rows] == ["1", "2", "3", "4"]
+    assert [r["status"] for r in rows] == ["TERMINATED", "DIVERGED", "TERMINATED", "ERROR"]
+    assert rows[3]["error"] == "ValueError: boom"
     doc = json.loads(paths["json"].read_text())
-    assert doc["best_so_far"] == [0.5, 0.5, 0.2] and doc["trials"][1]["value"] is None
+    assert [t["trial"] for t in doc["trials"]] == [1, 2, 3, 4]
+    assert doc["best_so_far"] == [0.5, 0.5, 0.2, 0.2] and doc["trials"][1]["value"] is None
+    # the best trial's config, nested exactly as the trainable received it
+    assert json.loads(paths["best_config"].read_text()) == run.rows[2]["config"]
     assert paths["trajectory"].stat().st_size > 1000
+
+
+def test_a_run_where_every_trial_failed_still_writes_its_files(tmp_path):
+    run = _run(rows=[_row(1, "ERROR", math.nan, 1e-3), _row(2, "ERROR", math.nan, 2e-3)])
+    run.diagnostics = {"n": 0}
+    paths = write_outputs(run, tmp_path)
+    assert set(paths) == {"csv", "json", "trajectory"}
+    assert "no trial reported a finite val_loss" in format_table(run)
+    assert "needs 3 successful trials; this run has 0" in diagnostics_line(run)
+
+
+def test_diagnostics_line_says_why_there_are_none():
+    run = _run()
+    run.diagnostics = {"n": 2}
+    assert diagnostics_line(run).endswith("this run has 2 (no diagnostics.png)")
+    run.diagnostics = {"n": 5, "error": "GP fit failed"}
+    assert "unavailable: GP fit failed" in diagnostics_line(run)
+    assert diagnostics_line(_run(searcher="random")) == ""
+
+
+def test_diagnostics_count_what_the_plot_draws_in_metric_units():
+    # The GP-space calibration says 1.0, but trial 3 (observed 2.0, predicted 0.3 +- 0.196)
+    # lies outside the band drawn in metric units: the printed line and the plot say 2 of 3.
+    run = _run()
+    assert band_coverage(run.diagnostics) == (2, 3)
+    assert "2 of 3 inside their 95% band" in diagnostics_line(run)
+    fig = diagnostics_figure(run)
+    ax = fig.axes[0]
+    assert "val_loss units" in ax.get_title() and "2 of 3" in ax.get_title()
+    drawn = {c.get_label(): len(c.lines[0].get_xdata()) for c in ax.containers}
+    assert drawn == {"inside its 95% band": 2, "outside its 95% band": 1}
+
+
+@pytest.mark.parametrize(("values", "log"), [([0.05, 0.1, 5.0], True), ([0.2, 0.5, 1.0], False),
+                                              ([-1.0, 20.0, 0.5], False)])
+def test_trajectory_uses_a_log_scale_past_a_decade(values, log):
+    assert wants_log(values) is log
+    rows = [_row(i, "TERMINATED", v, 1e-3) for i, v in enumerate(values, start=1)]
+    ax = trajectory_figure([_run(rows=rows)]).axes[0]
+    assert ax.get_yscale() == ("log" if log else "linear")
+
+
+def test_trajectory_marks_design_gp_failures_and_both_searchers():
+    gp = _run()
+    rnd = _run(searcher="random", rows=[_row(i, "TERMINATED", v, 1e-3, "random")
+                                        for i, v in enumerate((0.6, 0.3, 0.25, 0.4), start=1)])
+    ax = trajectory_figure([gp, rnd]).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert {"initial design", "GP suggestion", "random search", "failed / diverged",
+            "best so far (gp)", "best so far (random)"} <= set(labels)
+    assert "GP vs random" in ax.get_title()
+    assert compare_line(gp, rnd).endswith("GP reached random's best at trial 3 of 4")
+
+
+def test_diagnostics_use_quantile_bands_when_given():
+    # Exact quantiles of a warped GP are asymmetric in metric units; when the diagnostics carry
+    # them they are what is counted and drawn.
+    run = _run()
+    run.diagnostics.update(lower=[0.4, 0.21, 0.25], upper=[0.6, 0.3, 2.5])
+    assert band_coverage(run.diagnostics) == (2, 3)  # trial 2 (0.2) is below its band
+    ax = diagnostics_figure(run).axes[0]
+    assert ax.get_yscale() == "log"  # every value and band end positive, spanning > a decade

@@ -5,7 +5,10 @@ Ray integration through tune.run / Tuner lives in tests/test_tune_integration.py
 from __future__ import annotations
 
 import math
+import os
 import pickle
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -176,9 +179,7 @@ def test_save_restore_into_fresh_searcher_without_set_search_properties(tmp_path
     fresh = GPSearch()
     fresh.restore(path)
     assert (fresh.metric, fresh.mode, fresh.n_pending) == ("loss", "min", 2)
-    restored, original = fresh.get_state(), s.get_state()
-    assert restored.pop("space") is not None and original.pop("space") is not None
-    assert restored == original
+    assert fresh.get_state() == s.get_state()
     assert fresh._space.params == s._space.params
     twin = pickle.loads(pickle.dumps(s))  # Tune pickles searchers; no torch state travels
     assert twin._fit_cache is None
@@ -215,21 +216,26 @@ def test_diagnostics_report_loo_fit():
     assert 0.7 <= d["loo_calibration"] <= 1.0
 
 
-def test_trials_pending_at_restore_do_not_block_the_concurrency_limit():
-    """Tune may end trials of a restored experiment without a completion (experiment-level
-    stop); they stay fantasized but must not hold max_concurrent slots forever."""
+def test_trials_pending_at_restore_count_until_tune_shows_it_dropped_them():
+    """Tune resumes restored trials under their ids, so they hold their slots (issue 11: counting
+    only trials suggested since the restore let twice the limit run). A restored trial that stays
+    quiet while a trial suggested after the restore reports was not resumed by Tune: it is
+    released so that it cannot block suggest forever, and counts again if it reports after all."""
     s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0, max_concurrent=2)
     s.suggest("a"), s.suggest("b")
-    assert s.suggest("c") is None
     fresh = GPSearch()
     fresh.set_state(s.get_state())
-    assert fresh.n_pending == 2
-    assert fresh.suggest("c") is not None and fresh.suggest("d") is not None
-    assert fresh.suggest("e") is None  # the limit applies to trials suggested since restore
-    fresh.on_trial_complete("a", {"loss": 1.0})  # an old trial finishing frees nothing new
-    assert fresh.suggest("e") is None
-    fresh.on_trial_complete("c", {"loss": 1.0})
-    assert fresh.suggest("e") is not None
+    assert fresh.n_pending == 2 and fresh.suggest("c") is None  # both restored trials count
+    fresh.on_trial_result("a", {"loss": 1.0})  # Tune resumed "a"
+    assert fresh.suggest("c") is None
+    fresh.on_trial_complete("a", {"loss": 1.0})
+    assert fresh.suggest("c") is not None and fresh.suggest("d") is None  # "b" still counts
+    fresh.on_trial_result("c", {"loss": 0.5})  # a new trial reports, "b" stayed quiet
+    assert fresh.suggest("d") is not None and fresh.suggest("e") is None
+    assert fresh.n_pending == 3  # "b" stays pending for the GP (fantasized)
+    fresh.on_trial_result("b", {"loss": 2.0})  # resumed after all: counts again
+    fresh.on_trial_complete("c", {"loss": 0.5})
+    assert fresh.suggest("e") is None  # "b" and "d" hold both slots
 
 
 def test_hyperparameters_reoptimized_only_after_enough_new_data():
@@ -313,14 +319,14 @@ def test_initial_design_shrinks_to_a_third_of_a_small_tune_budget():
     space = {f"x{i}": tune.uniform(0, 1) for i in range(8)}  # default design: 16 points
     small = GPSearch(metric="f", mode="min", seed=0)
     assert small.set_search_properties(None, None, space, num_samples=12)
-    assert small._n_initial_effective == 4
-    assert GPSearch(space, metric="f", mode="min")._n_initial_effective == 16
+    assert small._design_size == 4
+    assert GPSearch(space, metric="f", mode="min")._design_size == 16
     big = GPSearch(metric="f", mode="min")
     big.set_search_properties(None, None, space, num_samples=300)
-    assert big._n_initial_effective == 16
+    assert big._design_size == 16
     fresh = GPSearch()
     fresh.set_state(small.get_state())  # Tuner.restore: the budget survives
-    assert fresh._n_initial_effective == 4
+    assert fresh._design_size == 4
 
 
 def test_points_to_evaluate_values_come_back_exactly():
@@ -332,3 +338,234 @@ def test_points_to_evaluate_values_come_back_exactly():
     assert s.suggest("a") == point
     partial = s.suggest("b")
     assert partial["lr"] == 0.007 and set(partial) == set(point)
+
+
+# -- Ray's searcher contract (issue 11 section 2) --------------------------------------------
+def test_mode_without_metric_optimizes_tunes_default_metric():
+    """tune.run(..., mode="max") without a metric: Ray's built-ins fall back to "_metric"."""
+    from ray.tune.result import DEFAULT_METRIC
+    from ray.tune.search.optuna import OptunaSearch
+
+    space = {"u": tune.uniform(0, 1)}
+    optuna = OptunaSearch()
+    optuna.set_search_properties(None, "max", space)
+    s = GPSearch(seed=0, n_initial=2)
+    assert s.set_search_properties(None, "max", space) is True
+    assert s.metric == optuna.metric == DEFAULT_METRIC == "_metric"
+    for i in range(4):
+        c = s.suggest(f"t{i}")
+        s.on_trial_complete(f"t{i}", {"_metric": -((c["u"] - 0.7) ** 2)})
+    assert s.get_state()["trials"]["records"]["t3"]["status"] == "done"
+    # a metric given later (Tune's, or GPSearch's own) replaces the default
+    late = GPSearch({"u": tune.uniform(0, 1)}, mode="max", seed=0)
+    assert late.metric == "_metric"
+    late.set_search_properties("acc", None, {"const": 1})
+    assert late.metric == "acc"
+
+
+def test_metric_mode_and_num_samples_come_from_tune_when_gpsearch_holds_the_space():
+    """GPSearch(space=...) + tune.run(metric, mode, num_samples, config of constants): take
+    them; refuse only a second space, returning False as Ray's built-ins do (Tune then raises if
+    its config holds domains)."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    space = {f"x{i}": tune.uniform(0, 1) for i in range(8)}
+    s = GPSearch(space=space, seed=0)
+    ref = OptunaSearch(space=space)
+    args = ("acc", "max", {"const": 1})
+    assert s.set_search_properties(*args, num_samples=12) is ref.set_search_properties(*args)
+    assert (s.metric, s.mode, s._design_size) == ("acc", "max", 4)  # a third of num_samples
+    assert 0 <= s.suggest("a")["x0"] <= 1
+    other = {"y": tune.uniform(5, 6)}
+    assert s.set_search_properties(None, None, other) is False  # the first space stays
+    assert set(s.suggest("b")) == set(space)
+    own = GPSearch(space=space, metric="loss", mode="min")  # GPSearch's own values win
+    own.set_search_properties("acc", "max", {"const": 1})
+    assert (own.metric, own.mode) == ("loss", "min")
+    with pytest.raises(RuntimeError, match="when GPSearch\\(space=...\\) holds the whole space"):
+        GPSearch(space=space).suggest("a")  # Tune had no config, so it passed no metric
+
+
+class _NoRayUnpickler(pickle.Unpickler):
+    """Refuses every Ray class: the saved state must not depend on Ray's class layout."""
+
+    def find_class(self, module, name):
+        if module.split(".")[0] == "ray":
+            raise pickle.UnpicklingError(f"{module}.{name} in the saved state")
+        return super().find_class(module, name)
+
+
+NESTED_SPACE = {
+    "lr": tune.loguniform(1e-4, 1e-1),
+    "act": tune.choice([Fraction, Decimal]),  # arbitrary user objects as category values
+    "optim": tune.choice([{"name": "sgd", "momentum": tune.uniform(0, 0.99)},
+                          {"name": "adam", "betas": [tune.uniform(0.8, 0.99), 0.999]},
+                          "rmsprop"]),
+    "widths": [tune.qrandint(8, 64, 8), tune.qrandint(8, 64, 8)],
+    "fixed": [1, 2, 3],
+}
+
+
+def _nested_loss(c: dict) -> float:
+    o = c["optim"]
+    branch = {"sgd": 0.5, "adam": 0.0}.get(o["name"], 1.0) if isinstance(o, dict) else 1.0
+    extra = (o.get("momentum", 0.9) - 0.9) ** 2 if isinstance(o, dict) else 0.0
+    return branch + extra + (math.log10(c["lr"]) + 2) ** 2 / 4 + sum(c["widths"]) / 256
+
+
+def test_saved_state_is_plain_versioned_data_sharing_nothing(tmp_path):
+    s = GPSearch(NESTED_SPACE, metric="loss", mode="min", seed=4, n_initial=3,
+                 points_to_evaluate=[{"optim": {"name": "adam"}}, {"lr": 0.01}])
+    run(s, 6, workers=2, f=_nested_loss)
+    s.suggest("pending")
+    path = tmp_path / "state.pkl"
+    s.save(str(path))
+    with open(path, "rb") as f:
+        state = _NoRayUnpickler(f).load()  # no Tune Domain class (nor any other Ray class)
+    assert (state["format"], state["version"]) == ("raybo.GPSearch", 2)
+    twin = pickle.loads(pickle.dumps(s))
+    got = s.get_state()
+    got["trials"]["records"]["t0"]["config"]["lr"] = -1.0  # mutating a state changes nothing
+    got["design"]["points"].append({"lr": 5.0})
+    got["space"]["params"][0]["low"] = 7.0
+    fresh = GPSearch()
+    fresh.set_state(state)
+    state["trials"]["records"].clear()  # ... neither does mutating a state after set_state
+    assert s.get_state() == fresh.get_state() == twin.get_state()
+    assert fresh.trial_origins() == s.trial_origins()
+    assert fresh.suggest("n") == twin.suggest("n")  # (the live one has a warm-started GP)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda st: st.pop("settings"), r"missing keys \['settings'\]"),
+    (lambda st: st["settings"].pop("budget"), r"settings have keys"),
+    (lambda st: st.update(extra=1), r"unexpected keys \['extra'\]"),
+    (lambda st: st["trials"]["records"]["t0"].pop("origin"), r"trial 't0' has keys"),
+    (lambda st: st.update(version=3), r"version=3 \(saved by a newer raybo\?\)"),
+])
+def test_incomplete_or_unknown_states_are_refused(change, message):
+    s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0)
+    s.suggest("t0")
+    state = s.get_state()
+    change(state)
+    with pytest.raises(ValueError, match=message):
+        GPSearch().set_state(state)
+
+
+def _as_version_1(state: dict, tune_space: dict) -> dict:
+    """The layout raybo saved before state version 2 (searcher.py at 090777d)."""
+    st, design = state["settings"], state["design"]
+    return {"format": "raybo.GPSearch", "version": 1, "space": tune_space,
+            "metric": st["metric"], "mode": st["mode"], "acquisition": st["acquisition"],
+            "n_initial": st["n_initial"], "seed": st["seed"],
+            "max_concurrent": st["max_concurrent"],
+            "queue": design["points"], "rewards": design["rewards"],
+            "sobol_index": design["sobol_index"], "n_evaluated": state["n_evaluated"],
+            "trials": {"version": 1, "records": {
+                k: {key: v for key, v in r.items() if key != "origin"}
+                for k, r in state["trials"]["records"].items()}}}
+
+
+def test_version_1_states_still_load_or_say_why_not():
+    s = GPSearch(ALL_DOMAINS, metric="loss", mode="min", seed=3, n_initial=4)
+    run(s, 7, workers=2)
+    old = _as_version_1(s.get_state(), ALL_DOMAINS)
+    fresh = GPSearch()
+    fresh.set_state(old)  # budget absent: saved before it existed
+    twin = pickle.loads(pickle.dumps(s))
+    assert fresh.n_pending == 1 and fresh.suggest("next") == twin.suggest("next")
+    nested = {"w": [tune.uniform(0, 1), 2]}  # version 1 froze this domain as a constant
+    frozen = _as_version_1(GPSearch({"v": tune.uniform(0, 1)}, seed=0).get_state(), nested)
+    frozen["trials"]["records"] = {"t0": {"config": {"w": [nested["w"][0], 2]}, "x": [],
+                                          "status": "pending", "y": None}}
+    with pytest.raises(ValueError, match="froze domains inside lists or choices"):
+        GPSearch().set_state(frozen)
+
+
+def test_trial_origins_say_where_each_suggestion_came_from():
+    s = GPSearch({"u": tune.uniform(0, 1), "v": tune.uniform(0, 1)}, metric="loss",
+                 mode="min", seed=0, n_initial=3,
+                 points_to_evaluate=[{"u": 0.5, "v": 0.5}, {"u": 0.1, "v": 0.2}],
+                 evaluated_rewards=[1.0, 2.0])
+    s.add_evaluated_point({"u": 0.2, "v": 0.3}, 0.5)
+    assert s.trial_origins() == {}  # known points are observations, not trials
+    s2 = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0, n_initial=2,
+                  points_to_evaluate=[{"u": 0.5}])
+    run(s2, 4, f=lambda c: (c["u"] - 0.3) ** 2)
+    assert s2.trial_origins() == {"t0": "given", "t1": "design", "t2": "gp", "t3": "gp"}
+    s2.trial_origins()["t0"] = "gp"  # a copy
+    fresh = GPSearch()
+    fresh.set_state(s2.get_state())
+    assert fresh.trial_origins()["t0"] == "given"
+
+
+# -- nested spaces through the searcher (issue 13, space half) -------------------------------
+def test_nested_points_rewards_evaluated_points_and_restore():
+    from tune_semantics import why_not
+
+    full = {"lr": 0.003, "act": Decimal, "optim": {"name": "sgd", "momentum": 0.3},
+            "widths": [16, 64], "fixed": [1, 2, 3]}
+    s = GPSearch(NESTED_SPACE, metric="loss", mode="min", seed=1, n_initial=4,
+                 points_to_evaluate=[full, {"optim": {"name": "adam"}}, {"optim": "rmsprop"},
+                                     {"optim/momentum": 0.5}])
+    first = [s.suggest(f"p{i}") for i in range(4)]
+    assert first[0] == full  # a complete nested point round-trips exactly
+    assert first[1]["optim"]["name"] == "adam" and len(first[1]["optim"]["betas"]) == 2
+    assert first[2]["optim"] == "rmsprop"
+    assert first[3]["optim"] == {"name": "sgd", "momentum": 0.5}
+    for i, c in enumerate(first):
+        s.on_trial_complete(f"p{i}", {"loss": _nested_loss(c)})
+    s.add_evaluated_point({**full, "optim": {"name": "adam", "betas": [0.9, 0.999]}}, 0.1)
+    known = GPSearch(NESTED_SPACE, metric="loss", mode="min", seed=1,
+                     points_to_evaluate=[full], evaluated_rewards=[0.4])
+    assert known.get_state()["trials"]["records"]["__evaluated_1"]["config"] == full
+    fresh = GPSearch()
+    fresh.set_state(s.get_state())
+    configs = run(fresh, 12, workers=3, f=_nested_loss)
+    assert all(why_not(NESTED_SPACE, c) is None for c in configs), [
+        why_not(NESTED_SPACE, c) for c in configs]
+    assert set(fresh.trial_origins().values()) == {"given", "gp"}
+
+
+@pytest.mark.parametrize("point, message", [
+    ({"optim": {"name": "adamw"}}, r"points_to_evaluate\[0\]: choice 'optim': .* matches none"),
+    ({"optim": {"name": "sgd", "beta": 1}}, r"option 0: 'optim' has no keys \['beta'\]"),
+    ({"widths": [8]}, r"'widths' should be a list of 2 items"),
+    ({"optimizer": "sgd"}, r"points_to_evaluate\[0\] has keys that are not in the search space"),
+])
+def test_nested_points_outside_the_space_fail_before_any_trial(point, message):
+    with pytest.raises(ValueError, match=message):
+        GPSearch(NESTED_SPACE, metric="m", mode="min", points_to_evaluate=[point])
+
+
+def test_gp_does_not_repeat_configs_of_a_conditional_space():
+    """The optimizer leaves stale values in inactive columns; its proposals are compared with
+    the tried configs in canonical form (before: 6 repeats in 20 suggestions here, out of 120
+    distinct configs)."""
+    space = {"a": tune.choice([{"k": tune.randint(0, 3)},
+                               {"m": tune.choice(["x", "y"]), "n": tune.randint(0, 2)}, "none"]),
+             "b": tune.choice([1, 2, 3]), "u": tune.quniform(0, 1, 0.25)}
+
+    def f(c):
+        a = c["a"]
+        branch = 0.0 if a == "none" else (a["k"] - 1) ** 2 if "k" in a else 0.5 + a["n"]
+        return branch + abs(c["b"] - 2) + (c["u"] - 0.5) ** 2
+
+    configs = run(GPSearch(space, metric="loss", mode="min", seed=0, n_initial=4), 20, f=f)
+    assert len({repr(c) for c in configs}) == 20
+
+
+def test_searchers_pickled_and_saved_by_state_version_1_continue_as_that_version_would():
+    """tests/data/v1_searcher.pkl was written by raybo at state version 1 (see
+    tests/data/make_v1_searcher.py): the pickled object (as in a Tuner's tuner.pkl) and its saved
+    state both continue with the suggestion that version made after the restore."""
+    with open(os.path.join(os.path.dirname(__file__), "data", "v1_searcher.pkl"), "rb") as f:
+        old = pickle.load(f)
+    fresh = GPSearch()
+    fresh.set_state(old["state"])
+    assert fresh.suggest("next") == old["next"]
+    unpickled = old["searcher"]
+    assert isinstance(unpickled, GPSearch) and unpickled.n_pending == 1
+    assert (unpickled.metric, unpickled.mode) == ("loss", "min")
+    assert unpickled.get_state()["version"] == 2
+    assert unpickled.suggest("next") == old["next"]  # it counts t5, so one slot of 3 is taken

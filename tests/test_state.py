@@ -50,3 +50,29 @@ def test_round_trip_and_version_check():
 def test_empty_state_has_empty_arrays():
     X_obs, y, X_failed, X_pending = TrialState().arrays(3)
     assert X_obs.shape == (0, 3) and y.shape == (0,) and X_pending.shape == (0, 3)
+
+
+def test_origin_is_kept_and_version_1_records_still_load():
+    s = TrialState()
+    s.add_pending("a", {"u": 1}, np.zeros(1), origin="gp")
+    s.add_observation("k", {"u": 2}, np.ones(1), 0.5)
+    data = s.to_dict()
+    assert data["version"] == 2 and data["records"]["a"]["origin"] == "gp"
+    assert TrialState.from_dict(data) == s and data["records"]["k"]["origin"] is None
+    old = {"version": 1, "records": {"a": {"config": {"u": 1}, "x": [0.0], "status": "pending",
+                                           "y": None}}}
+    assert TrialState.from_dict(old).records["a"].origin is None
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r.pop("origin"), "trial 'a' has keys"),
+    (lambda r: r.update(extra=1), "trial 'a' has keys"),
+    (lambda r: r.update(origin="random"), "trial 'a' has origin 'random'"),
+])
+def test_records_with_missing_or_unknown_keys_are_refused(change, message):
+    s = TrialState()
+    s.add_pending("a", {}, np.zeros(1), origin="design")
+    data = s.to_dict()
+    change(data["records"]["a"])
+    with pytest.raises(ValueError, match=message):
+        TrialState.from_dict(data)

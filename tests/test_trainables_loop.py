@@ -10,14 +10,19 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import ray
+import torch
 from conftest import ray_tmp
 from ray import tune
+from sklearn.metrics import log_loss
+from test_trainables_learning import _probabilities
 
 from raybo import GPSearch
 from trainables import ARCHITECTURES, default_config, get_trainable
-from trainables.loop import merge
+from trainables.loop import STATE_FILE, merge, setup_trial
+from trainables.metrics import DEFAULT_KIND, metrics_for
 
 pytestmark = pytest.mark.ray
 
@@ -131,13 +136,23 @@ def test_each_architecture_trains_and_reports_under_gpsearch(searched, arch):
     history = _history(trial)
     assert [r["epoch"] for r in history] == [1, 2]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    for key in ("val_loss", "val_accuracy", "device"):
-        assert key in history[-1]
+    # Exactly the metrics trainables.metrics promises (the CLI validates --metric against it).
+    kind = DEFAULT_KIND[arch]
+    assert set(metrics_for(kind)) <= set(history[-1]) and "device" in history[-1]
+    assert ("val_perplexity" in history[-1]) == (kind != "image")
     assert 0.0 <= history[-1]["val_accuracy"] <= 1.0
     assert history[-1]["device"] == "cpu"
     if arch in ("seq2seq", "transformer"):
         assert history[-1]["val_perplexity"] == pytest.approx(math.exp(history[-1]["val_loss"]))
     assert trial.checkpoint is not None
+    # The reported val_loss is the true cross-entropy of the checkpointed model (every class and
+    # every target token counted), recomputed here with scikit-learn.
+    run = setup_trial(fixed, arch, torch.device("cpu"))
+    with trial.checkpoint.as_directory() as d:
+        run.model.load_state_dict(torch.load(Path(d) / STATE_FILE, weights_only=False)["model"])
+    y, p = _probabilities(run)
+    assert history[-1]["val_loss"] == pytest.approx(
+        log_loss(y, p, labels=np.arange(p.shape[1])), abs=1e-6)
 
 
 def test_failed_trial_resumes_from_its_checkpoint(trials):

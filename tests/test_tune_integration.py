@@ -5,12 +5,18 @@ Tuner runs that are killed and restored live in tests/test_crash_resume.py."""
 from __future__ import annotations
 
 import math
+import pickle
+import sys
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 import ray
+import ray.cloudpickle
 import torch
 from conftest import ray_tmp
 from ray import tune
+from tune_semantics import why_not
 
 from raybo import GPSearch
 from trainables.synthetic import synthetic_trainable
@@ -80,3 +86,71 @@ def test_tune_run_four_concurrent_with_faults(ray_local, tmp_path):
     warm.add_evaluated_trials(analysis, "loss")
     warm_records = warm.get_state()["trials"]["records"]
     assert sum(r["status"] == "done" for r in warm_records.values()) == len(good)
+
+
+# -- nested and conditional spaces end to end (issue 13) -------------------------------------
+def _record_config(config: dict) -> None:
+    """Pickles the config it receives into ``config["out"]`` and reports a loss from it."""
+    import os
+    import pickle
+    import uuid
+
+    with open(os.path.join(config["out"], uuid.uuid4().hex + ".pkl"), "wb") as f:
+        pickle.dump(config, f)
+    optim = config["optim"]
+    loss = (config["lr_exp"] + 2.5) ** 2 + sum(config["widths"]) / 100
+    loss += {"sgd": 0.5 + (optim.get("momentum", 0) - 0.9) ** 2, "adam": 0.0}.get(
+        optim["name"], 1.0) if isinstance(optim, dict) else 2.0
+    tune.report({"loss": loss})
+
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests
+
+NESTED = {
+    "lr_exp": tune.uniform(-4, -1),
+    "optim": tune.choice([
+        {"name": "sgd", "momentum": tune.uniform(0.0, 0.99),
+         "nesterov": tune.choice([True, False])},
+        {"name": "adam", "betas": (tune.uniform(0.8, 0.99), tune.loguniform(0.9, 0.9999)),
+         "kind": Fraction},  # a non-primitive value inside an option: a Tune placeholder
+        "rmsprop",
+    ]),
+    "widths": [tune.qrandint(8, 64, 8), tune.choice([8, 16])],
+    "act": tune.choice([Fraction, Decimal]),
+}
+
+
+def _received(out) -> list[dict]:
+    configs = []
+    for path in sorted(out.iterdir()):
+        with open(path, "rb") as f:
+            configs.append(pickle.load(f))
+    return configs
+
+
+@pytest.mark.parametrize("api", ["tune.run", "Tuner"])
+def test_nested_space_end_to_end(ray_local, tmp_path, api):
+    """Every config the trainable receives is fully resolved, in its domain, and has exactly the
+    chosen options' keys; the GP phase is reached; Tune resolves sample_from against it."""
+    out = tmp_path / "configs"
+    out.mkdir()
+    space = {**NESTED, "out": str(out),
+             "lr": tune.sample_from(lambda spec: 10 ** spec.config.lr_exp)}  # Tune resolves it
+    searcher = GPSearch(seed=0, n_initial=2)
+    if api == "tune.run":
+        tune.run(_record_config, config=space, search_alg=searcher, metric="loss", mode="min",
+                 num_samples=6, max_concurrent_trials=2, resources_per_trial={"cpu": 0.5},
+                 storage_path=str(tmp_path), name="nested", verbose=0)
+    else:
+        tune.Tuner(tune.with_resources(_record_config, {"cpu": 0.5}), param_space=space,
+                   tune_config=tune.TuneConfig(search_alg=searcher, metric="loss", mode="min",
+                                               num_samples=6, max_concurrent_trials=2),
+                   run_config=tune.RunConfig(storage_path=str(tmp_path), name="nested",
+                                             verbose=0)).fit()
+    configs = _received(out)
+    assert len(configs) == 6
+    for c in configs:
+        assert c.pop("lr") == pytest.approx(10 ** c["lr_exp"])
+        assert why_not({**NESTED, "out": str(out)}, c) is None, why_not(NESTED, c)
+    assert "gp" in searcher.trial_origins().values()
+    assert len({repr(sorted(c.items())) for c in configs}) == 6

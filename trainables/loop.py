@@ -6,6 +6,10 @@ per example or per target token), ``val_accuracy`` (per example or per token), t
 also ``val_perplexity``, plus ``device``; the checkpoint holds model, optimizer, AMP scaler,
 epoch and every RNG state, so a restored trial continues exactly where it stopped.
 
+The loss is the cross-entropy over every example (images: class 0 is a real digit) or every
+target token; only seq2seq targets carry padding (``PAD``), which is left out of loss and
+accuracy. ``setup_trial`` builds a trial's objects outside Tune too (tests use it).
+
 A non-finite training loss ends the trial after one report with NaN losses: the searcher sees
 a failed point while the other trials and the experiment carry on.
 """
@@ -17,6 +21,7 @@ import copy
 import math
 import random
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ from torch import nn
 
 from trainables.data import PAD, TaskData, load_data
 from trainables.device import setup_device
+from trainables.metrics import metrics_for
 from trainables.models import build_model
 from trainables.spaces import default_config
 
@@ -77,8 +83,12 @@ def _loss_and_hits(
     else:
         x = model(x)
     logits, target = x.reshape(-1, x.shape[-1]), y.reshape(-1)
-    loss = nn.functional.cross_entropy(logits.float(), target, ignore_index=PAD)
-    keep = target != PAD if kind == "seq2seq" else torch.ones_like(target, dtype=torch.bool)
+    if kind == "seq2seq":  # targets are right-padded with PAD: those positions are not tokens
+        keep = target != PAD
+        loss = nn.functional.cross_entropy(logits.float(), target, ignore_index=PAD)
+    else:  # every target is real: class 0 is a digit/image class, LM ids start at N_SPECIAL
+        keep = torch.ones_like(target, dtype=torch.bool)
+        loss = nn.functional.cross_entropy(logits.float(), target)
     hits = ((logits.argmax(-1) == target) & keep).sum().item()
     return loss, int(hits), int(keep.sum().item())
 
@@ -161,16 +171,40 @@ def _maybe_fail(cfg: dict[str, Any], epoch: int) -> None:
         raise RuntimeError(f"injected failure at epoch {epoch}")
 
 
-def train(config: dict[str, Any], arch: str) -> None:
-    """Tune function trainable body for ``arch``; ``config`` is merged over the defaults."""
+@dataclass
+class TrialSetup:
+    """Everything one trial trains: merged config, data, model, optimizer, AMP scaler and the
+    generator that shuffles batches."""
+
+    cfg: dict[str, Any]
+    data: TaskData
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    gen: torch.Generator
+
+
+def setup_trial(config: dict[str, Any], arch: str, device: torch.device) -> TrialSetup:
+    """Merge ``config`` over the defaults, seed every RNG and build the trial's objects.
+
+    ``train`` runs exactly this inside Tune; tests call it directly with ``train_epoch`` and
+    ``evaluate`` to check what the models learn without starting Ray.
+    """
     cfg = merge(default_config(arch), config)
     seed_everything(int(cfg["seed"]))
-    device, dev_info = setup_device()
     data = load_data(cfg["data"])
     model = build_model(arch, cfg["model"], data.meta, data.kind).to(device)
     opt = build_optimizer(model.parameters(), cfg["optim"])
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     gen = torch.Generator().manual_seed(int(cfg["seed"]))
+    return TrialSetup(cfg, data, model, opt, scaler, gen)
+
+
+def train(config: dict[str, Any], arch: str) -> None:
+    """Tune function trainable body for ``arch``; ``config`` is merged over the defaults."""
+    device, dev_info = setup_device()
+    run = setup_trial(config, arch, device)
+    cfg, data, model, opt, scaler, gen = run.cfg, run.data, run.model, run.opt, run.scaler, run.gen
     batch_size = int(cfg["optim"]["batch_size"])
     start = 0
     checkpoint = tune.get_checkpoint()
@@ -186,13 +220,13 @@ def train(config: dict[str, Any], arch: str) -> None:
         _maybe_fail(cfg, epoch)
         train_loss = train_epoch(model, data, opt, scaler, batch_size, gen, device)
         metrics: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, **dev_info}
-        if not math.isfinite(train_loss):
-            nan = float("nan")
-            tune.report({**metrics, "val_loss": nan, "val_accuracy": nan, "diverged": True})
+        if not math.isfinite(train_loss):  # every metric of metrics_for(kind) is NaN
+            nan = {m: float("nan") for m in metrics_for(data.kind) if m != "train_loss"}
+            tune.report({**metrics, **nan, "diverged": True})
             return
         val_loss, val_acc = evaluate(model, data, device)
         metrics.update(val_loss=val_loss, val_accuracy=val_acc, diverged=False)
-        if data.kind != "image":
+        if "val_perplexity" in metrics_for(data.kind):
             metrics["val_perplexity"] = math.exp(min(val_loss, 50.0))
         with tempfile.TemporaryDirectory() as d:
             state = {

@@ -1,0 +1,94 @@
+"""``Settings``: GPSearch's validated options, one plain-data object saved with the searcher.
+
+Every field is checked when the object is built (bad input fails before any trial runs, naming
+the argument), and ``to_dict``/``from_dict`` give the exact saved form, so the searcher's state
+lists no option by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+
+from raybo.options import EngineOptions
+
+ACQUISITION_NAMES = ("logei", "ei", "pi", "ucb")
+MODES = ("min", "max")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Options of one GPSearch.
+
+    ``metric``/``mode``: what to optimize (None until given here or by Tune); ``acquisition``;
+    ``n_initial``: results gathered before the GP is used (None: the default size, see
+    ``design.design_size``); ``seed``; ``max_concurrent``: most trials pending at once (None: no
+    limit); ``budget``: Tune's ``num_samples`` when Tune passed it; ``engine``: the engine's
+    tuning constants (``raybo.EngineOptions``).
+    """
+
+    seed: int
+    metric: str | None = None
+    mode: str | None = None
+    acquisition: str = "logei"
+    n_initial: int | None = None
+    max_concurrent: int | None = None
+    budget: int | None = None
+    engine: EngineOptions = EngineOptions()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.engine, EngineOptions):
+            raise ValueError(f"engine must be a raybo.EngineOptions, got "
+                             f"{type(self.engine).__name__}")
+        check_choice("mode", self.mode, MODES, allow_none=True)
+        check_choice("acquisition", self.acquisition, ACQUISITION_NAMES)
+        if self.metric is not None and not isinstance(self.metric, str):
+            raise ValueError(f"metric must be a result key (str), got {self.metric!r}")
+        check_positive_int("n_initial", self.n_initial)
+        check_positive_int("max_concurrent", self.max_concurrent)
+        check_positive_int("budget (num_samples)", self.budget)
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int or None, got {self.seed!r}")
+        for name in ("seed", "n_initial", "max_concurrent", "budget"):  # numpy ints -> int
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, int(value))
+
+    def with_tune_properties(self, metric: str | None, mode: str | None,
+                             num_samples: Any = None) -> Settings:
+        """Fill what Tune passes to ``set_search_properties``; values given to GPSearch win."""
+        check_choice("mode", mode, MODES, allow_none=True)
+        budget = num_samples if _is_int(num_samples) and num_samples > 0 else self.budget
+        return replace(self, metric=self.metric or metric, mode=self.mode or mode,
+                       budget=int(budget) if budget is not None else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        names = {f.name for f in fields(cls)}
+        if set(data) != names:
+            raise ValueError(f"searcher settings have keys {sorted(data)}; expected "
+                             f"{sorted(names)}")
+        return cls(**{**data, "engine": EngineOptions.from_dict(data["engine"])})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...], allow_none: bool = False):
+    if value is None and allow_none:
+        return
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+def check_positive_int(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")

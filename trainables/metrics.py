@@ -1,0 +1,23 @@
+"""The result keys the trainables report, and which way is better: importable without torch or
+Ray, so the ``raybo`` command can check ``--metric`` before anything starts.
+
+Every epoch the shared loop (``trainables.loop.train``) reports ``epoch``, ``train_loss``,
+``val_loss`` (mean cross-entropy per example or target token), ``val_accuracy`` (per example or
+token, in [0, 1]) and, for token tasks (language model, seq2seq), ``val_perplexity`` =
+exp(val_loss). ``tests/test_trainables_metrics.py`` checks this table against a real report.
+"""
+
+from __future__ import annotations
+
+# metric -> mode (the direction that is better)
+METRICS = {"val_loss": "min", "val_accuracy": "max", "train_loss": "min", "val_perplexity": "min"}
+TOKEN_ONLY = {"val_perplexity"}  # reported only by token tasks (kinds "lm" and "seq2seq")
+# The task kind of each architecture's default (embedded) data set: digits images for the
+# classifiers, the generated reverse task for the encoder-decoders.
+DEFAULT_KIND = {"cnn": "image", "rnn": "image", "lstm": "image", "gru": "image",
+                "seq2seq": "seq2seq", "transformer": "seq2seq"}
+
+
+def metrics_for(kind: str) -> list[str]:
+    """Metric names a trial on data of task ``kind`` ("image", "lm", "seq2seq") reports."""
+    return [m for m in METRICS if kind != "image" or m not in TOKEN_ONLY]
