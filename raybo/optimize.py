@@ -8,11 +8,15 @@ Strategy (in the spirit of Optuna's ``_gp/optim_mixed.py`` and BoTorch's ``optim
 score scrambled-Sobol candidates plus perturbations of the best observed points, keep the top
 few as starts, then alternate batched L-BFGS-B on the continuous columns (discrete ones fixed)
 with exhaustive or neighbourhood search over each discrete column, until nothing improves.
+In a conditional space (``tree``) the discrete search is where branches are chosen: it skips
+inactive columns and snaps every point it scores, and the continuous search then moves the
+parameters of the chosen branch (inactive ones have zero gradient under the arc kernel).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -25,6 +29,14 @@ from raybo.surrogate import DTYPE
 DUPLICATE_TOL = 1e-9
 
 Acq = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Tree(Protocol):
+    """What the optimizer needs of a conditional space (``SearchSpace`` is one)."""
+
+    def active(self, X: np.ndarray) -> np.ndarray: ...
+
+    def snap(self, X: np.ndarray) -> np.ndarray: ...
 
 
 def _evaluate(f: Acq, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
@@ -60,10 +72,17 @@ def _optimize_continuous(f: Acq, X: np.ndarray, cont: list[int], maxiter: int) -
 
 
 def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray | None],
-                    opts: EngineOptions) -> tuple[np.ndarray, float]:
-    """Coordinate search over each discrete column of one point ``x: (d,)``."""
+                    opts: EngineOptions, tree: Tree | None = None) -> tuple[np.ndarray, float]:
+    """Coordinate search over each discrete column of one point ``x: (d,)``.
+
+    With ``tree`` (conditional spaces): inactive columns are skipped, and every trial point is
+    snapped, so changing a branch column scores the config it really decodes to (the columns
+    it activates start at the centre of their range, which the next continuous round moves).
+    """
     for j, lev in enumerate(levels):
         if lev is None or len(lev) < 2:
+            continue
+        if tree is not None and not tree.active(x[None])[0, j]:
             continue
         if len(lev) <= opts.exhaustive_levels:
             options = lev
@@ -72,6 +91,8 @@ def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray |
             options = lev[max(0, k - opts.neighbours): k + opts.neighbours + 1]
         trial = np.repeat(x[None], len(options), axis=0)
         trial[:, j] = options
+        if tree is not None:
+            trial = tree.snap(trial)
         vals = _evaluate(f, trial)
         best = int(np.argmax(vals))
         if vals[best] > val:
@@ -82,7 +103,8 @@ def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray |
 def maximize(f: Acq, d: int, levels: list[np.ndarray | None],
              snap: Callable[[np.ndarray], np.ndarray], seed: int,
              X_best: np.ndarray | None = None, X_avoid: np.ndarray | None = None,
-             X_pending: np.ndarray | None = None, opts: EngineOptions = DEFAULT) -> np.ndarray:
+             X_pending: np.ndarray | None = None, opts: EngineOptions = DEFAULT,
+             tree: Tree | None = None) -> np.ndarray:
     """Return the admissible ``x: (d,)`` with the highest acquisition found that is not within
     ``DUPLICATE_TOL`` of any row of ``X_avoid: (k, d)`` (observed, failed and pending points)
     nor within ``opts.min_pending_distance`` of a row of ``X_pending: (p, d)``, unless every
@@ -116,7 +138,7 @@ def maximize(f: Acq, d: int, levels: list[np.ndarray | None],
         starts[better], start_vals[better] = moved[better], moved_vals[better]
         improved = False
         for i in range(len(starts)):
-            x, v = _discrete_sweep(f, starts[i], float(start_vals[i]), levels, opts)
+            x, v = _discrete_sweep(f, starts[i], float(start_vals[i]), levels, opts, tree)
             if v > start_vals[i]:
                 starts[i], start_vals[i], improved = x, v, True
         if not improved:

@@ -101,7 +101,8 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
     cat_cols = [j for j, kind in enumerate(space.kinds) if kind == CAT]
     Xt, zt = torch.as_tensor(X, dtype=DTYPE), torch.as_tensor(z, dtype=DTYPE)
     try:
-        model = fit_gp(Xt, zt, cat_cols, cache.warm_state, optimize=refit, opts=opts)
+        tree = space.tree or None
+        model = fit_gp(Xt, zt, cat_cols, cache.warm_state, optimize=refit, opts=opts, tree=tree)
         post = build_posterior(model, Xt, zt[:, None], opts.incumbent == "posterior_mean")
         eps = base_samples(opts.n_fantasies, len(X_pending), seed)
         if opts.pending_mode == "believer":  # Kriging believer: pending at the posterior mean
@@ -122,7 +123,8 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
         return acq(mean, var, post.best)
 
     return maximize(f, space.dim, space.levels(), space.snap, seed, X_best=X_best,
-                    X_avoid=X_avoid, X_pending=X_pending, opts=opts)
+                    X_avoid=X_avoid, X_pending=X_pending, opts=opts,
+                    tree=space if space.conditional else None)
 
 
 def loo_diagnostics(state: TrialState, space: SearchSpace, mode: str) -> dict[str, Any]:
@@ -137,7 +139,8 @@ def loo_diagnostics(state: TrialState, space: SearchSpace, mode: str) -> dict[st
     zt = torch.as_tensor(tf(y_min), dtype=DTYPE)
     cat_cols = [j for j, kind in enumerate(space.kinds) if kind == CAT]
     try:
-        post = build_posterior(fit_gp(Xt, zt, cat_cols), Xt, zt[:, None])
+        post = build_posterior(fit_gp(Xt, zt, cat_cols, tree=space.tree or None), Xt,
+                               zt[:, None])
     except FitError as err:
         return {"n": int(len(y)), "error": str(err)}
     with torch.no_grad():

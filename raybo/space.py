@@ -146,6 +146,13 @@ class SearchSpace:
         """True if some column exists only under some option of a choice."""
         return bool(self._children)
 
+    @property
+    def tree(self) -> list[tuple[int, int, int, int]]:
+        """``(column, branch column, option, options of that branch)`` for every conditional
+        column, parents before children: what the surrogate needs to compute ``active`` on
+        tensors (``kernels.active_mask``)."""
+        return [(j, pj, option, self.params[pj].n_levels) for j, pj, option in self._children]
+
     def levels(self) -> list[np.ndarray | None]:
         """Per column: the sorted encodings of all admissible values of a discrete column
         (``None`` for continuous and quantized-float columns)."""

@@ -21,7 +21,6 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import gpytorch
 import torch
@@ -31,6 +30,7 @@ from linear_operator.utils.cholesky import psd_safe_cholesky
 from linear_operator.utils.errors import NanError, NotPSDError
 from linear_operator.utils.warnings import NumericalWarning
 
+from raybo.kernels import CategoricalKernel, ConditionalMatern
 from raybo.options import DEFAULT, EngineOptions
 
 logger = logging.getLogger(__name__)
@@ -44,20 +44,14 @@ class FitError(RuntimeError):
     """No usable GP could be fitted; the caller falls back to a quasi-random point."""
 
 
-class CategoricalKernel(gpytorch.kernels.Kernel):
-    """k(x, x') = exp(-mean_j [x_j != x'_j] / l_j): an ARD overlap (Hamming) kernel."""
-
-    has_lengthscale = True
-
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params: Any):
-        delta = ((x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs() > 1e-6).to(x1.dtype)
-        k = torch.exp(-(delta / self.lengthscale.unsqueeze(-2)).mean(-1))
-        return k.diagonal(dim1=-2, dim2=-1) if diag else k
-
-
 class ExactGP(gpytorch.models.ExactGP):
+    """Constant mean, Matern-5/2 ARD on numeric columns x overlap kernel on categorical ones;
+    with ``tree`` (a conditional space, ``SearchSpace.tree``) their conditional versions from
+    ``kernels.py``, which treat inactive parameters as absent."""
+
     def __init__(self, X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
-                 opts: EngineOptions = DEFAULT):
+                 opts: EngineOptions = DEFAULT,
+                 tree: list[tuple[int, int, int, int]] | None = None):
         likelihood = gpytorch.likelihoods.GaussianLikelihood(
             noise_prior=LogNormalPrior(-4.0, 1.0),
             noise_constraint=GreaterThan(opts.noise_floor,
@@ -74,18 +68,21 @@ class ExactGP(gpytorch.models.ExactGP):
         self.bowl = opts.lengthscale_prior == "bowl"
         kernels = []
         if cont_cols:
-            kernels.append(gpytorch.kernels.MaternKernel(
-                nu=2.5, ard_num_dims=len(cont_cols), active_dims=cont_cols,
-                lengthscale_prior=ls_prior,
-                lengthscale_constraint=GreaterThan(opts.lengthscale_floor, initial_value=ls_init)))
+            ls_kwargs = dict(ard_num_dims=len(cont_cols), lengthscale_prior=ls_prior,
+                             lengthscale_constraint=GreaterThan(opts.lengthscale_floor,
+                                                                initial_value=ls_init))
+            kernels.append(
+                ConditionalMatern(cont_cols, tree, **ls_kwargs) if tree else
+                gpytorch.kernels.MaternKernel(nu=2.5, active_dims=cont_cols, **ls_kwargs))
         if cat_cols:
             # Without a prior the categorical lengthscale's MAP swings between 0.06 (categories
             # unrelated) and 1e7 (the parameter ignored) from one fit to the next on 15-35
             # points (benchmarks' mixed problem), and a run commits to a category early.
             cat_prior = LogNormalPrior(0.0, 1.0) if opts.cat_lengthscale_prior else None
-            kernels.append(CategoricalKernel(
-                ard_num_dims=len(cat_cols), active_dims=cat_cols, lengthscale_prior=cat_prior,
-                lengthscale_constraint=GreaterThan(1e-2, initial_value=1.0)))
+            cat_kwargs = dict(ard_num_dims=len(cat_cols), lengthscale_prior=cat_prior,
+                              lengthscale_constraint=GreaterThan(1e-2, initial_value=1.0))
+            kernels.append(CategoricalKernel(cols=cat_cols, tree=tree, **cat_kwargs) if tree
+                           else CategoricalKernel(active_dims=cat_cols, **cat_kwargs))
         self.mean_module = gpytorch.means.ConstantMean()
         self.covar_module = kernels[0] if len(kernels) == 1 else gpytorch.kernels.ProductKernel(
             *kernels)
@@ -169,13 +166,14 @@ def cholesky(A: torch.Tensor) -> torch.Tensor:
 
 def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
            warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True,
-           opts: EngineOptions = DEFAULT) -> ExactGP:
+           opts: EngineOptions = DEFAULT,
+           tree: list[tuple[int, int, int, int]] | None = None) -> ExactGP:
     """MAP fit of the GP hyperparameters with L-BFGS.
 
     Fallback chain (each step logged): optimize from ``warm_state`` (a previous fit's
     ``state_dict``) -> optimize from the prior defaults -> keep the previous hyperparameters
     unoptimized -> keep the defaults; raises ``FitError`` only if even that is unusable.
-    With ``optimize=False`` the warm state is used as it is (see ``proposal.REFIT_GROWTH``).
+    With ``optimize=False`` the warm state is used as it is (see ``EngineOptions.refit_growth``).
     """
     if not (torch.isfinite(X).all() and torch.isfinite(z).all()):
         raise FitError("GP inputs or targets are not finite")
@@ -185,7 +183,7 @@ def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
         attempts.insert(0, (warm_state, False))
     last_error: Exception | None = None
     for state, optimize in attempts:
-        model = ExactGP(X, z, cat_cols, opts)
+        model = ExactGP(X, z, cat_cols, opts, tree)
         if state is not None:
             try:
                 model.load_state_dict(state)
@@ -242,8 +240,8 @@ def _bowl_log_prior(model: ExactGP) -> torch.Tensor:
     return total
 
 
-def _matern_kernels(kernel: gpytorch.kernels.Kernel) -> list[gpytorch.kernels.MaternKernel]:
-    if isinstance(kernel, gpytorch.kernels.MaternKernel):
+def _matern_kernels(kernel: gpytorch.kernels.Kernel) -> list[gpytorch.kernels.Kernel]:
+    if isinstance(kernel, (gpytorch.kernels.MaternKernel, ConditionalMatern)):
         return [kernel]
     return [k for sub in getattr(kernel, "kernels", []) for k in _matern_kernels(sub)]
 

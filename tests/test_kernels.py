@@ -1,0 +1,99 @@
+"""Conditional kernels: positive definite, inactive parameters carry no value, flat spaces
+unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ray import tune
+
+from raybo import GPSearch
+from raybo.kernels import CategoricalKernel, ConditionalMatern, active_mask
+from raybo.space import SearchSpace
+from raybo.surrogate import DTYPE
+
+SPACE = {
+    "lr": tune.loguniform(1e-4, 1e-1),
+    "opt": tune.choice([
+        {"name": "sgd", "momentum": tune.uniform(0.0, 0.99), "nesterov": tune.choice([True, False])},
+        {"name": "adam", "beta": tune.uniform(0.8, 0.99)},
+    ]),
+}
+
+
+def _kernels(space: SearchSpace):
+    cat = [j for j, k in enumerate(space.kinds) if k == "cat"]
+    num = [j for j in range(space.dim) if j not in cat]
+    return (ConditionalMatern(num, space.tree, ard_num_dims=len(num)).to(DTYPE),
+            CategoricalKernel(cols=cat, tree=space.tree, ard_num_dims=len(cat)).to(DTYPE))
+
+
+def _points(space: SearchSpace, n: int, seed: int = 0) -> torch.Tensor:
+    return torch.as_tensor(space.snap(np.random.default_rng(seed).random((n, space.dim))),
+                           dtype=DTYPE)
+
+
+def test_active_mask_matches_the_space():
+    space = SearchSpace(SPACE)
+    X = _points(space, 200)
+    assert (active_mask(X, space.tree).numpy() == space.active(X.numpy())).all()
+
+
+def test_conditional_kernels_are_positive_definite():
+    space = SearchSpace(SPACE)
+    X = _points(space, 120)
+    matern, cat = _kernels(space)
+    with torch.no_grad():
+        K = matern(X).to_dense() * cat(X).to_dense()
+    assert torch.linalg.eigvalsh(K).min() > -1e-8
+    assert torch.allclose(K.diagonal(), torch.ones(len(X), dtype=DTYPE))
+
+
+def test_an_inactive_parameter_is_equally_far_from_every_active_value():
+    """The oracle: moving an active parameter of one point changes its covariance with a point
+    where that parameter is absent not at all (a fixed 0.5 would pretend to a value)."""
+    space = SearchSpace(SPACE)
+    names = [p.name for p in space.params]
+    j = names.index("opt/momentum")
+    sgd = space.encode({"lr": 0.01, "opt": {"name": "sgd", "momentum": 0.1, "nesterov": True}})
+    adam = space.encode({"lr": 0.01, "opt": {"name": "adam", "beta": 0.9}})
+    matern, _ = _kernels(space)
+    values = []
+    for m in (0.0, 0.3, 0.7, 0.99):
+        x = sgd.copy()
+        x[j] = m / 0.99
+        with torch.no_grad():
+            values.append(float(matern(torch.as_tensor([x]), torch.as_tensor([adam])).to_dense()))
+    assert np.ptp(values) < 1e-12
+    with torch.no_grad():  # but between two sgd points it does matter
+        a = torch.as_tensor([sgd])
+        b = a.clone()
+        b[0, j] = 0.9
+        assert float(matern(a, b).to_dense()) < 0.99
+
+
+def test_flat_space_keeps_the_plain_kernel():
+    space = SearchSpace({"x": tune.uniform(0, 1), "c": tune.choice(["a", "b"])})
+    assert not space.conditional and space.tree == []
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gp_suggestions_in_a_conditional_space_are_resolved_and_new(seed):
+    def f(c):
+        o = c["opt"]
+        if o["name"] == "sgd":
+            return (np.log10(c["lr"]) + 2) ** 2 + (o["momentum"] - 0.9) ** 2 + 0.1 * o["nesterov"]
+        return 0.5 + (np.log10(c["lr"]) + 3) ** 2 + (o["beta"] - 0.9) ** 2
+
+    searcher = GPSearch(SPACE, metric="loss", mode="min", seed=seed, n_initial=6)
+    seen = []
+    for i in range(20):
+        config = searcher.suggest(str(i))
+        keys = set(config["opt"])
+        assert keys in ({"name", "momentum", "nesterov"}, {"name", "beta"})
+        seen.append(repr(config))
+        searcher.on_trial_complete(str(i), {"loss": f(config)})
+    assert len(set(seen)) == len(seen)
+    origins = searcher.trial_origins()
+    assert list(origins.values()).count("gp") >= 12  # the GP proposes, no fallback repeats
