@@ -19,4 +19,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     # the bundle: capped fantasies, plug-in incumbent, categorical prior, no near-duplicates
     "v2": {"max_fantasized": 3, "incumbent": "posterior_mean", "cat_lengthscale_prior": 1,
            "min_pending_distance": 1e-3},
+    # v2 lost on mixed W=4 (plug-in EI left adam configs unrefined in 2 seeds): without it
+    "v2b": {"max_fantasized": 3, "cat_lengthscale_prior": 1, "min_pending_distance": 1e-3},
+    "v2b_wins": {"max_fantasized": 3, "cat_lengthscale_prior": 1, "min_pending_distance": 1e-3,
+                 "winsorize": 1.5},
 }

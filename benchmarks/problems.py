@@ -198,7 +198,10 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
 
 def get_problem(name: str) -> Problem:
     """Build a problem by name; raises ValueError naming the known problems."""
+    from benchmarks.realtasks import REAL_TASKS  # scikit-learn tasks (a module of their own)
+
+    known = {**PROBLEMS, **REAL_TASKS}
     try:
-        return PROBLEMS[name]()
+        return known[name]()
     except KeyError:
-        raise ValueError(f"problem must be one of {sorted(PROBLEMS)}, got {name!r}") from None
+        raise ValueError(f"problem must be one of {sorted(known)}, got {name!r}") from None

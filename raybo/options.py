@@ -20,6 +20,8 @@ class EngineOptions:
     # "yeo_johnson": standardize, then a power transform fitted by ML (HEBO); "none": only
     # standardize (Optuna, BoTorch's default).
     output_warp: str = "yeo_johnson"
+    # Clip the bad tail at Q3 + winsorize * IQR before the transform (Ax); 0: off.
+    winsorize: float = 0.0
 
     # -- surrogate (surrogate.py) -----------------------------------------------------------
     # BoTorch's MIN_INFERRED_NOISE_LEVEL: keeps K well conditioned on standardized targets.
@@ -113,7 +115,7 @@ class EngineOptions:
 
 _MAY_BE_ZERO = {"refit_growth", "refit_always", "n_around_best", "n_global_in_subset",
                 "around_best_std", "min_pending_distance", "cat_lengthscale_prior",
-                "max_fantasized"}
+                "max_fantasized", "winsorize"}
 _CHOICES = {"start_selection": ("top", "roulette"), "lengthscale_prior": ("dim_scaled", "bowl"),
             "output_warp": ("yeo_johnson", "none"), "pending_mode": ("fantasies", "believer"),
             "incumbent": ("observed", "posterior_mean")}

@@ -54,7 +54,8 @@ def _training_data(state: TrialState, space: SearchSpace, mode: str,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, OutputTransform, int]:
     """``X: (n + f, d)``, GP targets ``z: (n + f,)``, ``X_pending``, transform and ``n``."""
     X_obs, y, X_failed, X_pending = state.arrays(space.dim)
-    z, tf = gp_targets(to_minimize(y, mode), len(X_failed), opts.output_warp == "yeo_johnson")
+    z, tf = gp_targets(to_minimize(y, mode), len(X_failed), opts.output_warp == "yeo_johnson",
+                       opts.winsorize)
     return np.vstack([X_obs, X_failed]), z, X_pending, tf, len(X_obs)
 
 

@@ -91,10 +91,23 @@ def _yeojohnson_inverse(w: np.ndarray, lam: float) -> np.ndarray:
     return out
 
 
-def gp_targets(y_min: np.ndarray, n_failed: int, warp: bool = True
+def winsorize(y_min: np.ndarray, k: float) -> np.ndarray:
+    """Clip the bad (upper) tail of ``y_min: (n,)`` at Q3 + k * IQR (Tukey's fence; Ax
+    winsorizes its outcomes the same way before modelling). A diverged run's loss of 1e4 then
+    weighs like a merely bad one, and the GP spends its variance on telling good configurations
+    apart. ``k = 0`` or fewer than 4 values: unchanged."""
+    if k <= 0 or y_min.size < 4:
+        return y_min
+    q1, q3 = np.percentile(y_min, [25, 75])
+    return np.minimum(y_min, q3 + k * (q3 - q1)) if q3 > q1 else y_min
+
+
+def gp_targets(y_min: np.ndarray, n_failed: int, warp: bool = True, winsor: float = 0.0
                ) -> tuple[np.ndarray, OutputTransform]:
     """Finite values to minimize ``y_min: (n,)`` plus ``n_failed`` failures -> GP targets
-    ``(n + n_failed,)`` (observed first) and the transform used."""
+    ``(n + n_failed,)`` (observed first) and the transform used. With ``winsor`` > 0 the bad
+    tail is clipped first (``winsorize``), so failures sit at the clipped worst value."""
+    y_min = winsorize(np.asarray(y_min, dtype=float), winsor)
     tf = OutputTransform.fit(y_min, warp)
     z = tf(y_min)
     worst = float(z.max()) if z.size else 0.0
