@@ -16,7 +16,8 @@ from raybo.surrogate import DTYPE
 SPACE = {
     "lr": tune.loguniform(1e-4, 1e-1),
     "opt": tune.choice([
-        {"name": "sgd", "momentum": tune.uniform(0.0, 0.99), "nesterov": tune.choice([True, False])},
+        {"name": "sgd", "momentum": tune.uniform(0.0, 0.99),
+         "nesterov": tune.choice([True, False])},
         {"name": "adam", "beta": tune.uniform(0.8, 0.99)},
     ]),
 }
