@@ -4,9 +4,9 @@ Each *arm* is a searcher with a scheduler (issue 14):
 
 | arm | searcher | scheduler |
 |---|---|---|
-| ``mfgp-asha`` | multi-fidelity GPSearch (``GPSearch(multi_fidelity=True)``) | ASHA |
-| ``gp-asha`` | today's GPSearch (a stopped trial's last value taken as its result) | ASHA |
-| ``gp`` | today's GPSearch | none: every trial trains to the end |
+| ``mfgp-asha`` | multi-fidelity GPSearch (default ``resource_attr="training_iteration"``) | ASHA |
+| ``gp-asha`` | GPSearch as before issue 14 (``resource_attr=None``: last value = result) | ASHA |
+| ``gp`` | GPSearch (default) | none: every trial trains to the end |
 | ``random-asha`` | seeded random sampling (``benchmarks.peers.RandomSearcher``) | ASHA |
 | ``bohb`` | ``TuneBOHB`` | ``HyperBandForBOHB`` |
 | ``tpe-asha`` | ``OptunaSearch(TPESampler)`` | ASHA |
@@ -104,15 +104,12 @@ def make_arm(arm: str, seed: int, max_t: int, metric: str):
     if searcher in ("gp", "mfgp"):
         from raybo import GPSearch
 
-        kwargs: dict[str, Any] = {"seed": seed}
         if searcher == "mfgp":
-            import inspect
-
-            if "multi_fidelity" not in inspect.signature(GPSearch).parameters:
-                raise RuntimeError("mfgp-asha needs GPSearch(multi_fidelity=...) (issue 14, "
-                                   "phase 2)")
-            kwargs["multi_fidelity"] = True
-        alg = GPSearch(**kwargs)
+            alg = GPSearch(seed=seed, resource_attr="training_iteration", max_resource=max_t)
+        elif scheduler is None:
+            alg = GPSearch(seed=seed)  # no trial stops early: the plain GP, as before issue 14
+        else:
+            alg = GPSearch(seed=seed, resource_attr=None)
     elif searcher == "random":
         from benchmarks.peers import RandomSearcher
 

@@ -46,12 +46,13 @@ Why this and not the alternatives:
 * The normalization makes the prior variance exactly 1 at ``r = 1`` (``k_a(x, x) = 1``), so
   ``surrogate.Posterior.predict``'s closed form (prior variance 1) is exact for candidates.
 
-Bounded cost: a trial that reports every epoch keeps only its reports at geometric rungs (the
-first report at or beyond 1, 2, 4, 8, ... resource units) plus its last one, so a curve of
-``t`` reports costs at most ``ceil(log2 t) + 2`` rows; beyond ``EngineOptions.max_exact`` rows
-the intermediate rows of the worst trials go first, then the worst trials' last rows. ASHA's
-and HyperBand's rungs (grace * eta^k) and the point where a scheduler stopped a trial (its last
-report) are what tells configurations apart; the dense middle of a curve adds little.
+Bounded cost (``rungs.py``): a trial that reports every epoch keeps only its reports at
+geometric rungs (the first report at or beyond 1, 2, 4, 8, ... resource units) plus its last
+one, so a curve of ``t`` reports costs at most ``ceil(log2 t) + 2`` rows; beyond
+``EngineOptions.max_exact`` rows the intermediate rows of the worst trials go first, then the
+worst trials' last rows. ASHA's and HyperBand's rungs (grace * eta^k) and the point where a
+scheduler stopped a trial (its last report) are what tells configurations apart; the dense
+middle of a curve adds little.
 """
 
 from __future__ import annotations
@@ -70,9 +71,9 @@ from gpytorch.priors import LogNormalPrior
 
 from raybo.fantasies import fantasize
 from raybo.options import DEFAULT, EngineOptions
+from raybo.rungs import rung_indices
 from raybo.surrogate import DTYPE, ExactGP, Posterior, build_posterior, fit_gp
 
-RUNG_BASE = 2.0  # reports kept at the first level >= 1, 2, 4, ... resource units (and the last)
 # Priors on the resource kernel, for r = t / t_max in (0, 1]. Decay rates lam ~ Gamma(alpha,
 # beta) with mean alpha / beta = 3 (a transient e-folds within a third of training) and a wide
 # spread (coefficient of variation 1 / sqrt(alpha) ~ 1.8): a mixture of fast and slow decays,
@@ -86,32 +87,6 @@ BETA_PRIOR, BETA_INIT = (math.log(0.1), 1.0), 0.1
 SCALE_PRIOR, SCALE_INIT = (0.0, 1.0), 1.0
 POSITIVE_FLOOR = 1e-3  # lower bound of those five hyperparameters: keeps kappa finite
 SAME_CONFIG_TOL = 1e-9  # rows this close in x are the same configuration (e_x's identity)
-
-
-def rung_indices(t: Sequence[float]) -> np.ndarray:
-    """Indices of the reports a trial keeps, for its resource levels ``t: (k,)`` in report
-    order: the first report at or beyond each of 1, 2, 4, ... (``RUNG_BASE``) and the last."""
-    t = np.asarray(t, dtype=float)
-    if t.size == 0:
-        return np.zeros(0, dtype=int)
-    keep, next_rung = [], 1.0
-    for i, ti in enumerate(t):
-        if ti >= next_rung:
-            keep.append(i)
-            while next_rung <= ti:
-                next_rung *= RUNG_BASE
-    if keep[-1:] != [t.size - 1]:
-        keep.append(t.size - 1)
-    return np.asarray(keep, dtype=int)
-
-
-def next_level(t_last: float | None, t_max: float) -> float:
-    """The level a running trial is fantasized at: the next geometric rung above its last
-    report (1 if it has none), capped at ``t_max`` -- the information its next kept report
-    will bring."""
-    if t_last is None or t_last < 1:
-        return min(1.0, t_max)
-    return min(RUNG_BASE ** (math.floor(math.log(t_last, RUNG_BASE) + 1e-9) + 1), t_max)
 
 
 @dataclass

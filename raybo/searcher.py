@@ -23,6 +23,7 @@ import numpy as np
 from ray.tune.search import Searcher
 from scipy.stats import qmc
 
+from raybo.fidelity_proposal import propose_multi_fidelity, stopped_early
 from raybo.options import EngineOptions
 from raybo.proposal import FitCache, loo_diagnostics, propose
 from raybo.space import SearchSpace
@@ -61,6 +62,14 @@ class GPSearch(Searcher):
             Tune's ``max_concurrent_trials`` sets it too.
         engine: The engine's tuning constants (``raybo.EngineOptions``); the defaults are
             what the benchmarks measured.
+        resource_attr: Result key of the resource a trial has used (epochs), the scheduler's
+            ``time_attr``. Every intermediate result is then an observation of the learning
+            curve, and once a scheduler (ASHA, HyperBand) has stopped a trial below the maximum
+            resource the GP models (configuration, resource) and predicts final values
+            (``fidelity.py``); without a scheduler nothing changes. None: a trial's last
+            result is its value, as if it had run to the end.
+        max_resource: The final fidelity (the scheduler's ``max_t``); default: the highest
+            level any trial has reported.
     """
 
     def __init__(
@@ -76,6 +85,8 @@ class GPSearch(Searcher):
         seed: int | None = None,
         max_concurrent: int | None = None,
         engine: EngineOptions | None = None,
+        resource_attr: str | None = "training_iteration",
+        max_resource: float | None = None,
     ):
         _check_choice("mode", mode, ("min", "max"), allow_none=True)
         _check_choice("acquisition", acquisition, ACQUISITION_NAMES)
@@ -99,6 +110,12 @@ class GPSearch(Searcher):
                 _is_number(r) or r is None for r in evaluated_rewards):
             raise ValueError("evaluated_rewards must be numbers (None or NaN for a failed point), "
                              f"got {list(evaluated_rewards)!r}")
+        if resource_attr is not None and not isinstance(resource_attr, str):
+            raise ValueError(f"resource_attr must be a result key (str) or None, "
+                             f"got {resource_attr!r}")
+        if max_resource is not None and not (_is_number(max_resource) and max_resource > 0):
+            raise ValueError(f"max_resource must be a positive number or None, "
+                             f"got {max_resource!r}")
         if engine is not None and not isinstance(engine, EngineOptions):
             raise ValueError(f"engine must be a raybo.EngineOptions, got {type(engine).__name__}")
         super().__init__(metric=metric, mode=mode)
@@ -117,6 +134,9 @@ class GPSearch(Searcher):
         self._space_config: dict[str, Any] | None = None
         self._space: SearchSpace | None = None
         self._fit_cache: Any = None  # last GP fit: warm start and diagnostics; never pickled
+        self._resource_attr = resource_attr
+        self._max_resource = None if max_resource is None else float(max_resource)
+        self._mf_cache: Any = None  # the same for the (x, resource) GP
         # Trials pending when the state was restored: still fantasized (Tune resumes them with
         # the same id), but not counted against max_concurrent, because Tune may have ended
         # them without a completion (e.g. after an experiment-level stop) and they would
@@ -159,8 +179,14 @@ class GPSearch(Searcher):
         self._state.add_pending(trial_id, config, space.encode(config))
         return config
 
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        """An intermediate result: a point of the trial's learning curve (see resource_attr)."""
+        self._report(trial_id, result)
+
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
+        if not error:  # Tune does not pass the result that made a scheduler stop a trial to
+            self._report(trial_id, result)  # on_trial_result, only here
         y = None if error else self._metric_value(result)
         self._restored_pending.discard(trial_id)
         if not self._state.complete(trial_id, y):
@@ -197,6 +223,7 @@ class GPSearch(Searcher):
             "rewards": self._rewards, "sobol_index": self._sobol_index,
             "n_evaluated": self._n_evaluated, "trials": self._state.to_dict(),
             "budget": self._budget, "engine": self._engine.to_dict(),
+            "resource_attr": self._resource_attr, "max_resource": self._max_resource,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -211,17 +238,19 @@ class GPSearch(Searcher):
         self._sobol_index, self._n_evaluated = state["sobol_index"], state["n_evaluated"]
         self._budget = state.get("budget")  # absent in states saved before it existed
         self._engine = EngineOptions.from_dict(state.get("engine"))
+        self._resource_attr = state.get("resource_attr", "training_iteration")
+        self._max_resource = state.get("max_resource")
         self._space_config, self._space = None, None
         if state["space"] is not None:
             self._set_space(state["space"], seed_queue=False)
         self._state = TrialState.from_dict(state["trials"])
         self._restored_pending = {k for k, r in self._state.records.items()
                                   if r.status == "pending"}
-        self._fit_cache = None  # refitted lazily at the next suggest
+        self._fit_cache = self._mf_cache = None  # refitted lazily at the next suggest
 
     def __getstate__(self) -> dict[str, Any]:
         d = self.__dict__.copy()
-        d["_fit_cache"] = None  # torch objects are rebuilt, never pickled
+        d["_fit_cache"] = d["_mf_cache"] = None  # torch objects are rebuilt, never pickled
         return d
 
     # -- public extras ---------------------------------------------------------------------
@@ -282,6 +311,13 @@ class GPSearch(Searcher):
             n = min(n, max(N_INITIAL_SMALL_BUDGET, self._budget // 3))
         return n
 
+    def _report(self, trial_id: str, result: dict[str, Any] | None) -> None:
+        if not self._resource_attr or not result or self._metric not in result:
+            return
+        t, y = _as_float(result.get(self._resource_attr)), _as_float(result[self._metric])
+        if t is not None and y is not None:
+            self._state.report(trial_id, t, y)
+
     def _metric_value(self, result: dict[str, Any] | None) -> float | None:
         if result is None or self._metric not in result:
             if result is not None:
@@ -314,6 +350,14 @@ class GPSearch(Searcher):
             return space.encode_partial(given, fill=rng.random(space.dim))
         if self._in_design():
             return self._sobol_point(space, X_all)
+        t_max = self._max_resource or self._state.max_resource()
+        if self._resource_attr and t_max and stopped_early(self._state, t_max):
+            if self._mf_cache is None:
+                self._mf_cache = FitCache()
+            x = propose_multi_fidelity(
+                self._state, space, self._mode, self._acquisition, seed=self._step_seed(),
+                cache=self._mf_cache, X_avoid=X_all, t_max=t_max, opts=self._engine)
+            return x if x is not None else self._sobol_point(space, X_all)
         if self._fit_cache is None:
             self._fit_cache = FitCache()
         x = propose(self._state, space, self._mode, self._acquisition, seed=self._step_seed(),

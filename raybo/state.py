@@ -3,6 +3,10 @@
 A record holds the suggested config, its encoding ``x: (d,)`` in the unit cube, the raw metric
 value ``y`` (as reported, before any sign flip) and a status. Everything the GP needs is derived:
 ``X_obs: (n, d)``, ``y_obs: (n,)``, ``X_failed: (f, d)``, ``X_pending: (p, d)``.
+
+For multi-fidelity search a record also keeps its intermediate reports ``[t, y]`` (resource
+level, raw metric value), thinned to geometric rungs plus the latest (``rungs.py``), so a trial
+that reports every epoch stores O(log t) of them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from raybo.rungs import rung_indices
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 STATE_VERSION = 1
@@ -23,6 +29,7 @@ class Record:
     x: list[float]
     status: str = PENDING
     y: float | None = None
+    reports: list[list[float]] = field(default_factory=list)  # [t, y], increasing t
 
 
 @dataclass
@@ -45,6 +52,25 @@ class TrialState:
         else:
             rec.status, rec.y = DONE, float(y)
         return True
+
+    def report(self, trial_id: str, t: float, y: float) -> bool:
+        """Store an intermediate result ``y`` at resource level ``t`` (non-finite ones are
+        ignored). A report at or below an earlier level means the trial restarted (from a
+        checkpoint or from scratch): the later reports of the earlier run are dropped.
+        Returns False (and changes nothing) for ids this state never issued."""
+        rec = self.records.get(trial_id)
+        if rec is None:
+            return False
+        if not (math.isfinite(t) and math.isfinite(y)):
+            return True
+        kept = [r for r in rec.reports if r[0] < t] + [[float(t), float(y)]]
+        rec.reports = [kept[i] for i in rung_indices([r[0] for r in kept])]
+        return True
+
+    def max_resource(self) -> float | None:
+        """Highest resource level any trial has reported, or None."""
+        levels = [r.reports[-1][0] for r in self.records.values() if r.reports]
+        return max(levels) if levels else None
 
     def add_observation(self, trial_id: str, config: dict[str, Any], x: np.ndarray,
                         y: float | None) -> None:
@@ -92,6 +118,12 @@ class TrialState:
         records = {k: Record(**r) for k, r in data["records"].items()}
         for trial_id, r in records.items():  # a corrupted checkpoint fails here, not mid-fit
             done_ok = r.status == DONE and isinstance(r.y, (int, float)) and math.isfinite(r.y)
+            reports_ok = all(isinstance(p, list) and len(p) == 2
+                             and all(isinstance(v, (int, float)) and math.isfinite(v) for v in p)
+                             for p in r.reports)
+            if not reports_ok:
+                raise ValueError(f"searcher state: trial {trial_id!r} has malformed reports "
+                                 f"{r.reports!r}; expected [resource, value] pairs")
             if not (done_ok or (r.status in (PENDING, FAILED) and r.y is None)):
                 raise ValueError(
                     f"searcher state: trial {trial_id!r} has status {r.status!r} with value "

@@ -18,16 +18,14 @@ from scipy.stats import spearmanr
 from benchmarks.curves import get_curve_problem
 from raybo.fantasies import base_samples
 from raybo.fidelity import (
-    RUNG_BASE,
     FidelityGP,
     LearningCurveKernel,
     at_final,
     curve_rows,
     final_posterior,
     fit_curve_gp,
-    next_level,
-    rung_indices,
 )
+from raybo.rungs import RUNG_BASE, next_level, rung_indices
 from raybo.surrogate import DTYPE, build_posterior
 from raybo.targets import OutputTransform
 
