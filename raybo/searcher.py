@@ -188,6 +188,10 @@ class GPSearch(Searcher):
         if not error:  # Tune does not pass the result that made a scheduler stop a trial to
             self._report(trial_id, result)  # on_trial_result, only here
         y = None if error else self._metric_value(result)
+        rec = self._state.records.get(trial_id)
+        if result is None and not error and rec is not None and rec.reports:
+            # HyperBand stops a *paused* trial without a result: it ended at its last report
+            y = rec.reports[-1][1]
         self._restored_pending.discard(trial_id)
         if not self._state.complete(trial_id, y):
             logger.debug("GPSearch: ignoring result of unknown trial %s", trial_id)

@@ -155,3 +155,18 @@ def test_failed_and_nan_trials_stay_failures_with_curves():
 def test_bad_fidelity_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GPSearch(SPACE, "loss", "min", **kwargs)
+
+
+def test_paused_trial_stopped_without_a_result_ends_at_its_last_report():
+    """HyperBandScheduler stops a paused trial with on_trial_complete(trial_id) and no result;
+    it was failed before issue 14. With its curve recorded, it ended at its last report."""
+    searcher = GPSearch(SPACE, "loss", "min", seed=5, n_initial=3)
+    c = searcher.suggest("p")
+    for t in (1, 2, 3):
+        searcher.on_trial_result("p", {"loss": loss(c, t), "training_iteration": t})
+    searcher.on_trial_complete("p")
+    rec = searcher._state.records["p"]
+    assert rec.status == DONE and rec.y == pytest.approx(loss(c, 3))
+    searcher.suggest("q")
+    searcher.on_trial_complete("q")  # no report at all: still a failure
+    assert searcher._state.records["q"].status == FAILED
