@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("min", "max"), default="min")
     p.add_argument("--seed", type=int, default=0, help="seeds the searcher and the training")
     p.add_argument("--storage", default=None, help="Tune storage path (default OUT/ray_results)")
-    p.add_argument("--asha", action="store_true", help="stop poor trials early (ASHA on epochs)")
+    p.add_argument("--asha", action="store_true",
+                   help="stop poor trials early (ASHA on epochs); GPSearch learns every epoch")
     p.add_argument("--max-failures", type=int, default=1, help="retries of a crashed trial")
     p.add_argument("--out", default="raybo_out", help="directory for tables and plots")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs when starting Ray locally")
@@ -124,7 +125,10 @@ def run_tuning(
     _check_cluster_fits(cpus_per_trial, gpus_per_trial, ray.cluster_resources())
 
     if searcher == "gp":
-        alg = GPSearch(acquisition=acquisition, seed=seed)
+        # With ASHA, GPSearch reads every epoch's result as a point of the trial's learning curve
+        # and predicts final values from stopped trials (issue 14), on ASHA's own time axis.
+        alg = GPSearch(acquisition=acquisition, seed=seed, resource_attr="epoch",
+                       max_resource=epochs if asha else None)
     else:
         alg = BasicVariantGenerator(random_state=seed)
     scheduler = ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=1) if asha else None

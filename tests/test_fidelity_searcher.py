@@ -170,3 +170,24 @@ def test_paused_trial_stopped_without_a_result_ends_at_its_last_report():
     searcher.suggest("q")
     searcher.on_trial_complete("q")  # no report at all: still a failure
     assert searcher._state.records["q"].status == FAILED
+
+
+def test_mixed_space_with_stopped_trials_stays_in_domain():
+    space = {"x": tune.uniform(0.0, 1.0), "opt": tune.choice(["adam", "sgd", "rms"]),
+             "layers": tune.randint(1, 5), "lr": tune.loguniform(1e-4, 1e-1)}
+    searcher = GPSearch(space, "loss", "min", seed=6, n_initial=4)
+    bonus = {"adam": 0.0, "sgd": 0.2, "rms": 0.1}
+    seen = []
+    for i in range(14):
+        tid = f"m{i}"
+        c = searcher.suggest(tid)
+        seen.append(c)
+        assert c["opt"] in bonus and c["layers"] in (1, 2, 3, 4) and 1e-4 <= c["lr"] <= 1e-1
+        end = EPOCHS if i % 4 == 0 else 1 + i % 3
+        for t in range(1, end + 1):
+            y = curve_loss(c["x"], t, EPOCHS) + bonus[c["opt"]] + 0.05 * c["layers"]
+            if t < end:
+                searcher.on_trial_result(tid, {"loss": y, "training_iteration": t})
+        searcher.on_trial_complete(tid, {"loss": y, "training_iteration": end})
+    assert searcher._mf_cache is not None and searcher._mf_cache.n_fitted > 0
+    assert len({repr(sorted(c.items())) for c in seen}) == len(seen)  # no repeats
