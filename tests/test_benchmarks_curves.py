@@ -44,3 +44,27 @@ def test_branin_mislead_early_epochs_point_to_the_wrong_basin():
     assert P.g(best) < P.g(fast) - 0.2  # the slow basin is clearly better at the end...
     for t in (1, 3, 9):
         assert P.mean(best, t) > P.mean(fast, t)  # ...and looks worse at every early rung
+
+
+def _record(arm, seed, finals_at):
+    """A fake run: one report per epoch, trial k finishing with final value v at epoch e."""
+    events, done = [], dict(finals_at)
+    for e in range(1, 101):
+        final = done.get(e)
+        events.append({"wall": e / 10, "epochs": e, "trial": f"t{e}", "t": 27 if final else 1,
+                       "value": 1.0, "final": final})
+    return {"problem": "branin_lc", "arm": arm, "seed": seed, "budget": 100, "max_t": 27,
+            "wall_s": 10.0, "n_trials": 10, "n_errored": 0, "events": events}
+
+
+def test_scheduler_summary_counts_epochs_to_reach_the_references():
+    from benchmarks.schedulers import best_at, epochs_to_reach, summary
+
+    rand = _record("random-asha", 0, {40: 0.5, 90: 0.3})
+    mine = _record("mfgp-asha", 0, {25: 0.6, 30: 0.2})
+    assert best_at(mine, 29) == 0.6 and best_at(mine, 24) == float("inf")
+    assert epochs_to_reach(mine, 0.3) == 30  # random's final best 0.3, reached at epoch 30
+    table = summary([rand, mine, _record("bohb", 0, {50: 0.4})])
+    row = next(line for line in table.splitlines() if "| mfgp-asha |" in line)
+    assert "0.30 (1/1 reached)" in row  # 30 of random's 100 epochs
+    assert row.endswith("| y/y/y/y |")  # 0.6 < inf at 25, then 0.2 < 0.4 at 50, 75, 100
