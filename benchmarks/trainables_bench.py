@@ -9,6 +9,11 @@ standard-error band) and ``results.json`` (every curve) to ``--out``.
     python benchmarks/trainables_bench.py        # cnn + gru, 5 seeds, 30 trials x 2 epochs
     python benchmarks/trainables_bench.py --quick    # smoke test, about a minute or two
     python benchmarks/trainables_bench.py --report-only   # table + plot from results.json
+
+    # schedulers (issue 14): multi-fidelity GPSearch + ASHA against GPSearch + ASHA as before,
+    # GPSearch alone, random + ASHA, TuneBOHB + HyperBandForBOHB, TPE + ASHA; a budget of
+    # trials x epochs epochs per run (benchmarks/schedulers.py does the work)
+    python benchmarks/trainables_bench.py --schedulers --archs cnn gru transformer --epochs 9
 """
 
 from __future__ import annotations
@@ -50,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--report-only", action="store_true", help="rebuild table and plot from results.json"
+    )
+    p.add_argument(
+        "--schedulers", action="store_true",
+        help="compare searcher + scheduler arms (benchmarks/schedulers.py) on --archs, with "
+        "--trials x --epochs epochs per run; output in results/schedulers_trainables",
     )
     args = p.parse_args(argv)
     base = QUICK if args.quick else FULL
@@ -224,6 +234,18 @@ def plot(records: list[dict[str, Any]], args: argparse.Namespace, path: Path) ->
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.schedulers:
+        import sys
+
+        sys.path.insert(0, str(REPO))  # run as a script: make the benchmarks package importable
+        from benchmarks import schedulers
+
+        out = args.out if "--out" in (argv or sys.argv) else str(
+            REPO / "benchmarks" / "results" / "schedulers_trainables")
+        schedulers.main(["--problems", ",".join(args.archs), "--epochs", str(args.epochs),
+                         "--seeds", str(args.seeds), "--budget", str(args.trials * args.epochs),
+                         "--out", out] + (["--report-only"] if args.report_only else []))
+        return
     out = Path(args.out)
     if args.report_only:
         saved = json.loads((out / "results.json").read_text())

@@ -167,13 +167,17 @@ def cholesky(A: torch.Tensor) -> torch.Tensor:
 def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
            warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True,
            opts: EngineOptions = DEFAULT,
-           tree: list[tuple[int, int, int, int]] | None = None) -> ExactGP:
+           tree: list[tuple[int, int, int, int]] | None = None,
+           model_cls: type[ExactGP] | None = None) -> ExactGP:
     """MAP fit of the GP hyperparameters with L-BFGS.
 
     Fallback chain (each step logged): optimize from ``warm_state`` (a previous fit's
     ``state_dict``) -> optimize from the prior defaults -> keep the previous hyperparameters
     unoptimized -> keep the defaults; raises ``FitError`` only if even that is unusable.
     With ``optimize=False`` the warm state is used as it is (see ``EngineOptions.refit_growth``).
+    ``tree``: a conditional space's structure (``SearchSpace.tree``), see ``ExactGP``.
+    ``model_cls``: a subclass of ``ExactGP`` with the same constructor (e.g. ``fidelity.py``'s
+    GP over (x, resource)), fitted through the same chain.
     """
     if not (torch.isfinite(X).all() and torch.isfinite(z).all()):
         raise FitError("GP inputs or targets are not finite")
@@ -183,7 +187,7 @@ def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
         attempts.insert(0, (warm_state, False))
     last_error: Exception | None = None
     for state, optimize in attempts:
-        model = ExactGP(X, z, cat_cols, opts, tree)
+        model = (model_cls or ExactGP)(X, z, cat_cols, opts, tree)
         if state is not None:
             try:
                 model.load_state_dict(state)

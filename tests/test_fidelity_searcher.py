@@ -1,0 +1,193 @@
+"""GPSearch with intermediate results (issue 14), driven through the Searcher API as Tune does:
+reports kept per trial, stopped trials neither failed nor final, no change without a scheduler,
+save/restore with curves. Real Ray runs with schedulers: tests/test_fidelity_tune.py."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from ray import tune
+
+from raybo import GPSearch
+from raybo.fidelity_proposal import stopped_early
+from raybo.state import DONE, FAILED, PENDING, TrialState
+from trainables.curves import curve_loss
+
+EPOCHS = 9
+SPACE = {"x": tune.uniform(0.0, 1.0), "y": tune.uniform(0.0, 1.0)}
+
+
+def loss(config: dict, t: int) -> float:
+    return curve_loss(config["x"], t, EPOCHS) + 0.3 * (config["y"] - 0.5) ** 2
+
+
+def run(searcher: GPSearch, n: int, stop_at=lambda i: EPOCHS, workers: int = 3) -> list[dict]:
+    """Tune's calls for ``n`` trials, ``workers`` at a time: ``on_trial_result`` every epoch
+    except the one where the trial ends (Tune passes that one only to ``on_trial_complete``,
+    with ``done=True``, also when a scheduler stopped it). Trial ``i`` ends at ``stop_at(i)``."""
+    configs, running, i = [], [], 0
+    while i < n or running:
+        while i < n and len(running) < workers:
+            tid = f"t{i}"
+            config = searcher.suggest(tid)
+            configs.append(config)
+            running.append((tid, config, stop_at(i)))
+            i += 1
+        tid, config, end = running.pop(0)
+        for t in range(1, end):
+            searcher.on_trial_result(tid, {"loss": loss(config, t), "training_iteration": t})
+        searcher.on_trial_complete(tid, {"loss": loss(config, end), "training_iteration": end,
+                                         "done": True})
+    return configs
+
+
+# ----------------------------------------------------------------------------- state
+def test_reports_are_thinned_and_a_restart_drops_the_old_run():
+    s = TrialState()
+    s.add_pending("a", {}, np.zeros(1))
+    for t in range(1, 101):
+        assert s.report("a", t, 1.0 / t)
+    assert [p[0] for p in s.records["a"].reports] == [1, 2, 4, 8, 16, 32, 64, 100]
+    s.report("a", 5, 0.5)  # restarted from a checkpoint at epoch 4
+    assert [p[0] for p in s.records["a"].reports] == [1, 2, 4, 5]
+    assert s.report("a", 6, math.nan)  # ignored, but the id is known
+    assert [p[0] for p in s.records["a"].reports] == [1, 2, 4, 5]
+    assert not s.report("unknown", 1, 1.0)
+    assert s.max_resource() == 5
+
+
+def test_state_round_trip_keeps_reports_and_rejects_malformed_ones():
+    s = TrialState()
+    s.add_pending("a", {"x": 1}, np.zeros(1))
+    s.report("a", 1, 2.0)
+    s.report("a", 3, 1.0)
+    s.complete("a", 1.0)
+    back = TrialState.from_dict(s.to_dict())
+    assert back.records["a"].reports == [[1.0, 2.0], [3.0, 1.0]]
+    bad = s.to_dict()
+    bad["records"]["a"]["reports"] = [[1.0, math.nan]]
+    with pytest.raises(ValueError, match="malformed reports"):
+        TrialState.from_dict(bad)
+    old = s.to_dict()
+    del old["records"]["a"]["reports"]  # a state saved before reports existed
+    assert TrialState.from_dict(old).records["a"].reports == []
+
+
+# ----------------------------------------------------------------------------- searcher
+def test_without_a_scheduler_suggestions_match_the_plain_gp():
+    """Every trial reaches the end: the multi-fidelity model never starts, and the
+    suggestions are exactly those of GPSearch(resource_attr=None)."""
+    mf = GPSearch(SPACE, "loss", "min", seed=3, n_initial=4)
+    plain = GPSearch(SPACE, "loss", "min", seed=3, n_initial=4, resource_attr=None)
+    assert run(mf, 10) == run(plain, 10)
+    assert not stopped_early(mf._state, EPOCHS)
+    assert mf._mf_cache is None
+    assert all(r.reports[-1][0] == EPOCHS for r in mf._state.records.values())
+
+
+def test_stopped_trials_are_observations_at_their_level_not_failures():
+    searcher = GPSearch(SPACE, "loss", "min", seed=0, n_initial=4)
+    stops = [EPOCHS, 1, 3, 1, EPOCHS, 1, 3, 1, 1, EPOCHS, 1, 1]
+    configs = run(searcher, len(stops), stop_at=lambda i: stops[i])
+    recs = [searcher._state.records[f"t{i}"] for i in range(len(stops))]
+    assert all(r.status == DONE for r in recs)  # not FAILED, and not pending either
+    for r, end, config in zip(recs, stops, configs):
+        assert r.reports[-1] == [end, pytest.approx(loss(config, end))]  # the stopping result
+        assert [p[0] for p in r.reports] == sorted({t for t in (1, 2, 4, 8) if t <= end} | {end})
+    assert stopped_early(searcher._state, EPOCHS)
+    assert searcher._mf_cache is not None and searcher._mf_cache.n_fitted > 0  # the (x, t) GP ran
+
+
+def test_multi_fidelity_suggestions_differ_from_taking_last_values_as_final():
+    """Same history of stopped trials: the (x, t) model and the plain GP (which reads epoch-1
+    losses as final values) propose different points."""
+    stops = [EPOCHS, 1, 1, 3, 1, 1, EPOCHS, 1, 3]
+    mf = GPSearch(SPACE, "loss", "min", seed=1, n_initial=4)
+    plain = GPSearch(SPACE, "loss", "min", seed=1, n_initial=4, resource_attr=None)
+    a = run(mf, len(stops) + 4, stop_at=lambda i: stops[i] if i < len(stops) else 1)
+    b = run(plain, len(stops) + 4, stop_at=lambda i: stops[i] if i < len(stops) else 1)
+    assert a[:6] == b[:6]  # the design, and the plain GP before any trial had stopped early
+    assert a != b
+
+
+def test_pending_trials_with_reports_are_fantasized_and_state_survives_restore(tmp_path):
+    searcher = GPSearch(SPACE, "loss", "min", seed=2, n_initial=4, max_resource=EPOCHS)
+    stops = [1, 3, 1, EPOCHS, 1, 1, 3]
+    run(searcher, len(stops), stop_at=lambda i: stops[i])
+    for k in range(3):  # three running trials, at epochs 1, 2 and 4
+        c = searcher.suggest(f"r{k}")
+        for t in range(1, (1, 2, 4)[k] + 1):
+            searcher.on_trial_result(f"r{k}", {"loss": loss(c, t), "training_iteration": t})
+    assert searcher._state.n_pending == 3
+    searcher.save(str(tmp_path / "ckpt"))
+    restored = GPSearch()
+    restored.restore(str(tmp_path / "ckpt"))
+    assert restored._state.to_dict() == searcher._state.to_dict()
+    searcher._mf_cache = None  # restore refits from the priors; so does the original now
+    assert restored.suggest("next") == searcher.suggest("next")  # same data, same fantasies
+    # Tune resumes a restored trial from its checkpoint: its next report continues the curve
+    restored.on_trial_result("r2", {"loss": 0.5, "training_iteration": 5})
+    assert [p[0] for p in restored._state.records["r2"].reports] == [1, 2, 4, 5]
+
+
+def test_failed_and_nan_trials_stay_failures_with_curves():
+    searcher = GPSearch(SPACE, "loss", "min", seed=4, n_initial=3)
+    run(searcher, 5, stop_at=lambda i: (EPOCHS, 1, 2, EPOCHS, 1)[i])
+    c = searcher.suggest("bad")
+    searcher.on_trial_result("bad", {"loss": 1.0, "training_iteration": 1})
+    searcher.on_trial_complete("bad", {"loss": math.nan, "training_iteration": 2})
+    c2 = searcher.suggest("err")
+    searcher.on_trial_complete("err", error=True)
+    assert searcher._state.records["bad"].status == FAILED
+    assert searcher._state.records["err"].status == FAILED
+    x = searcher.suggest("after")  # the (x, t) GP fits with failures imputed at r = 1
+    assert x is not None and x not in (c, c2)
+    assert searcher._state.records["after"].status == PENDING
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"resource_attr": 3}, "resource_attr"),
+    ({"max_resource": 0}, "max_resource"),
+    ({"max_resource": "9"}, "max_resource"),
+])
+def test_bad_fidelity_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GPSearch(SPACE, "loss", "min", **kwargs)
+
+
+def test_paused_trial_stopped_without_a_result_ends_at_its_last_report():
+    """HyperBandScheduler stops a paused trial with on_trial_complete(trial_id) and no result;
+    it was failed before issue 14. With its curve recorded, it ended at its last report."""
+    searcher = GPSearch(SPACE, "loss", "min", seed=5, n_initial=3)
+    c = searcher.suggest("p")
+    for t in (1, 2, 3):
+        searcher.on_trial_result("p", {"loss": loss(c, t), "training_iteration": t})
+    searcher.on_trial_complete("p")
+    rec = searcher._state.records["p"]
+    assert rec.status == DONE and rec.y == pytest.approx(loss(c, 3))
+    searcher.suggest("q")
+    searcher.on_trial_complete("q")  # no report at all: still a failure
+    assert searcher._state.records["q"].status == FAILED
+
+
+def test_mixed_space_with_stopped_trials_stays_in_domain():
+    space = {"x": tune.uniform(0.0, 1.0), "opt": tune.choice(["adam", "sgd", "rms"]),
+             "layers": tune.randint(1, 5), "lr": tune.loguniform(1e-4, 1e-1)}
+    searcher = GPSearch(space, "loss", "min", seed=6, n_initial=4)
+    bonus = {"adam": 0.0, "sgd": 0.2, "rms": 0.1}
+    seen = []
+    for i in range(14):
+        tid = f"m{i}"
+        c = searcher.suggest(tid)
+        seen.append(c)
+        assert c["opt"] in bonus and c["layers"] in (1, 2, 3, 4) and 1e-4 <= c["lr"] <= 1e-1
+        end = EPOCHS if i % 4 == 0 else 1 + i % 3
+        for t in range(1, end + 1):
+            y = curve_loss(c["x"], t, EPOCHS) + bonus[c["opt"]] + 0.05 * c["layers"]
+            if t < end:
+                searcher.on_trial_result(tid, {"loss": y, "training_iteration": t})
+        searcher.on_trial_complete(tid, {"loss": y, "training_iteration": end})
+    assert searcher._mf_cache is not None and searcher._mf_cache.n_fitted > 0
+    assert len({repr(sorted(c.items())) for c in seen}) == len(seen)  # no repeats
