@@ -5,8 +5,14 @@ value ``y`` (as reported, before any sign flip), a status and, for trials the se
 where the suggestion came from (``origin``). Everything the GP needs is derived:
 ``X_obs: (n, d)``, ``y_obs: (n,)``, ``X_failed: (f, d)``, ``X_pending: (p, d)``.
 
-Saved form (``to_dict``), version 2: ``{"version": 2, "records": {trial_id: {"config", "x",
-"status", "y", "origin"}}}``. Version 1 (no ``origin``) still loads, with ``origin=None``.
+For multi-fidelity search (issue 14) a record also keeps the trial's intermediate results
+``reports: [[t, y], ...]`` (resource level, raw metric value; increasing ``t``), thinned to
+geometric rungs plus the latest (``rungs.py``), so a trial that reports every epoch stores
+O(log t) of them.
+
+Saved form (``to_dict``), version 3: ``{"version": 3, "records": {trial_id: {"config", "x",
+"status", "y", "origin", "reports"}}}``. Versions 1 (no ``origin``, no ``reports``) and 2 (no
+``reports``) still load, with ``origin=None`` and ``reports=[]``.
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from raybo.rungs import rung_indices
+
 PENDING, DONE, FAILED = "pending", "done", "failed"
 # points_to_evaluate, the quasi-random design, the GP, a quasi-random point after a failed fit
 ORIGINS = ("given", "design", "gp", "fallback")
-STATE_VERSION = 2
-RECORD_KEYS = {1: {"config", "x", "status", "y"}, 2: {"config", "x", "status", "y", "origin"}}
+STATE_VERSION = 3
+RECORD_KEYS = {1: {"config", "x", "status", "y"}, 2: {"config", "x", "status", "y", "origin"},
+               3: {"config", "x", "status", "y", "origin", "reports"}}
 
 
 @dataclass
@@ -32,6 +41,7 @@ class Record:
     status: str = PENDING
     y: float | None = None
     origin: str | None = None  # one of ORIGINS for suggested trials; None for known points
+    reports: list[list[float]] = field(default_factory=list)  # [t, y], increasing t
 
 
 @dataclass
@@ -55,6 +65,25 @@ class TrialState:
         else:
             rec.status, rec.y = DONE, float(y)
         return True
+
+    def report(self, trial_id: str, t: float, y: float) -> bool:
+        """Store an intermediate result ``y`` at resource level ``t`` (non-finite ones are
+        ignored). A report at or below an earlier level means the trial restarted (from a
+        checkpoint or from scratch): the later reports of the earlier run are dropped.
+        Returns False (and changes nothing) for ids this state never issued."""
+        rec = self.records.get(trial_id)
+        if rec is None:
+            return False
+        if not (math.isfinite(t) and math.isfinite(y)):
+            return True
+        kept = [r for r in rec.reports if r[0] < t] + [[float(t), float(y)]]
+        rec.reports = [kept[i] for i in rung_indices([r[0] for r in kept])]
+        return True
+
+    def max_resource(self) -> float | None:
+        """Highest resource level any trial has reported, or None."""
+        levels = [r.reports[-1][0] for r in self.records.values() if r.reports]
+        return max(levels) if levels else None
 
     def add_observation(self, trial_id: str, config: dict[str, Any], x: np.ndarray,
                         y: float | None) -> None:
@@ -102,7 +131,7 @@ class TrialState:
         if version not in RECORD_KEYS or set(data) != {"version", "records"}:
             raise ValueError(
                 f"trial records of version {version!r} with keys {sorted(data)} are not "
-                f"supported (expected version 1 or {STATE_VERSION} with 'version', 'records')"
+                f"supported (expected version 1 to {STATE_VERSION} with 'version', 'records')"
             )
         records = {}
         for trial_id, r in data["records"].items():
@@ -110,8 +139,9 @@ class TrialState:
                 raise ValueError(
                     f"searcher state: trial {trial_id!r} has keys {sorted(r)}; version {version} "
                     f"records have {sorted(RECORD_KEYS[version])}")
+            reports = _checked_reports(trial_id, r.get("reports", []))
             records[trial_id] = Record(**{**r, "config": copy.deepcopy(r["config"]),
-                                          "x": list(r["x"])})
+                                          "x": list(r["x"]), "reports": reports})
         for trial_id, r in records.items():  # a corrupted checkpoint fails here, not mid-fit
             done_ok = r.status == DONE and isinstance(r.y, (int, float)) and math.isfinite(r.y)
             if not (done_ok or (r.status in (PENDING, FAILED) and r.y is None)):
@@ -122,3 +152,22 @@ class TrialState:
             if r.origin not in (None, *ORIGINS):
                 raise ValueError(f"searcher state: trial {trial_id!r} has origin {r.origin!r}")
         return cls(records)
+
+
+def _checked_reports(trial_id: str, reports: Any) -> list[list[float]]:
+    """Saved reports as ``[[t, y], ...]`` floats; ValueError unless they are finite
+    ``[resource, value]`` pairs with increasing resource levels (what ``report`` keeps)."""
+    def pair_ok(p: Any) -> bool:
+        return isinstance(p, (list, tuple)) and len(p) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in p)
+
+    ok = isinstance(reports, list) and all(pair_ok(p) for p in reports)
+    if ok:
+        levels = [p[0] for p in reports]
+        ok = all(a < b for a, b in zip(levels, levels[1:]))
+    if not ok:
+        raise ValueError(f"searcher state: trial {trial_id!r} has malformed reports "
+                         f"{reports!r}; expected [resource, value] pairs of finite numbers "
+                         "with increasing resource levels")
+    return [[float(t), float(y)] for t, y in reports]

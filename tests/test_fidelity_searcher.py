@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 from ray import tune
 
 from raybo import GPSearch
 from raybo.fidelity_proposal import stopped_early
-from raybo.state import DONE, FAILED, PENDING, TrialState
+from raybo.state import DONE, FAILED, PENDING
 from trainables.curves import curve_loss
 
 EPOCHS = 9
@@ -41,38 +40,6 @@ def run(searcher: GPSearch, n: int, stop_at=lambda i: EPOCHS, workers: int = 3) 
         searcher.on_trial_complete(tid, {"loss": loss(config, end), "training_iteration": end,
                                          "done": True})
     return configs
-
-
-# ----------------------------------------------------------------------------- state
-def test_reports_are_thinned_and_a_restart_drops_the_old_run():
-    s = TrialState()
-    s.add_pending("a", {}, np.zeros(1))
-    for t in range(1, 101):
-        assert s.report("a", t, 1.0 / t)
-    assert [p[0] for p in s.records["a"].reports] == [1, 2, 4, 8, 16, 32, 64, 100]
-    s.report("a", 5, 0.5)  # restarted from a checkpoint at epoch 4
-    assert [p[0] for p in s.records["a"].reports] == [1, 2, 4, 5]
-    assert s.report("a", 6, math.nan)  # ignored, but the id is known
-    assert [p[0] for p in s.records["a"].reports] == [1, 2, 4, 5]
-    assert not s.report("unknown", 1, 1.0)
-    assert s.max_resource() == 5
-
-
-def test_state_round_trip_keeps_reports_and_rejects_malformed_ones():
-    s = TrialState()
-    s.add_pending("a", {"x": 1}, np.zeros(1))
-    s.report("a", 1, 2.0)
-    s.report("a", 3, 1.0)
-    s.complete("a", 1.0)
-    back = TrialState.from_dict(s.to_dict())
-    assert back.records["a"].reports == [[1.0, 2.0], [3.0, 1.0]]
-    bad = s.to_dict()
-    bad["records"]["a"]["reports"] = [[1.0, math.nan]]
-    with pytest.raises(ValueError, match="malformed reports"):
-        TrialState.from_dict(bad)
-    old = s.to_dict()
-    del old["records"]["a"]["reports"]  # a state saved before reports existed
-    assert TrialState.from_dict(old).records["a"].reports == []
 
 
 # ----------------------------------------------------------------------------- searcher

@@ -57,7 +57,7 @@ def test_origin_is_kept_and_version_1_records_still_load():
     s.add_pending("a", {"u": 1}, np.zeros(1), origin="gp")
     s.add_observation("k", {"u": 2}, np.ones(1), 0.5)
     data = s.to_dict()
-    assert data["version"] == 2 and data["records"]["a"]["origin"] == "gp"
+    assert data["version"] == 3 and data["records"]["a"]["origin"] == "gp"
     assert TrialState.from_dict(data) == s and data["records"]["k"]["origin"] is None
     old = {"version": 1, "records": {"a": {"config": {"u": 1}, "x": [0.0], "status": "pending",
                                            "y": None}}}
@@ -68,6 +68,7 @@ def test_origin_is_kept_and_version_1_records_still_load():
     (lambda r: r.pop("origin"), "trial 'a' has keys"),
     (lambda r: r.update(extra=1), "trial 'a' has keys"),
     (lambda r: r.update(origin="random"), "trial 'a' has origin 'random'"),
+    (lambda r: r.pop("reports"), "trial 'a' has keys"),
 ])
 def test_records_with_missing_or_unknown_keys_are_refused(change, message):
     s = TrialState()
@@ -75,4 +76,48 @@ def test_records_with_missing_or_unknown_keys_are_refused(change, message):
     data = s.to_dict()
     change(data["records"]["a"])
     with pytest.raises(ValueError, match=message):
+        TrialState.from_dict(data)
+
+
+# -- intermediate results (issue 14) ---------------------------------------------------------
+def test_reports_are_thinned_and_a_restart_drops_the_old_run():
+    s = TrialState()
+    s.add_pending("a", {}, np.zeros(1))
+    for t in range(1, 101):
+        assert s.report("a", t, 1.0 / t)
+    assert [p[0] for p in s.records["a"].reports] == [1, 2, 4, 8, 16, 32, 64, 100]
+    s.report("a", 5, 0.5)  # restarted from a checkpoint at epoch 4
+    assert [p[0] for p in s.records["a"].reports] == [1, 2, 4, 5]
+    assert s.report("a", 6, math.nan)  # ignored, but the id is known
+    assert [p[0] for p in s.records["a"].reports] == [1, 2, 4, 5]
+    assert not s.report("unknown", 1, 1.0)
+    assert s.max_resource() == 5
+
+
+def test_reports_round_trip_and_older_records_load_without_them():
+    s = TrialState()
+    s.add_pending("a", {"x": 1}, np.zeros(1), origin="gp")
+    s.report("a", 1, 2.0)
+    s.report("a", 3, 1.0)
+    s.complete("a", 1.0)
+    back = TrialState.from_dict(s.to_dict())
+    assert back == s and back.records["a"].reports == [[1.0, 2.0], [3.0, 1.0]]
+    for version, drop in ((2, {"reports"}), (1, {"reports", "origin"})):
+        old = s.to_dict()
+        old["version"] = version
+        old["records"]["a"] = {k: v for k, v in old["records"]["a"].items() if k not in drop}
+        rec = TrialState.from_dict(old).records["a"]
+        assert rec.reports == [] and (rec.status, rec.y) == ("done", 1.0)
+
+
+@pytest.mark.parametrize("reports", [
+    [[1.0, math.nan]], [[1.0]], [[1, 2.0], [1, 1.0]], [[2, 1.0], [1, 2.0]], [["1", 2.0]],
+    [[True, 2.0]], "1,2",
+])
+def test_malformed_reports_are_refused(reports):
+    s = TrialState()
+    s.add_pending("a", {}, np.zeros(1))
+    data = s.to_dict()
+    data["records"]["a"]["reports"] = reports
+    with pytest.raises(ValueError, match="trial 'a' has malformed reports"):
         TrialState.from_dict(data)
