@@ -1,8 +1,8 @@
 """GPSearch's saved state: one versioned plain-data dict, and the migration of older versions.
 
-Version 2 (current)::
+Version 3 (current)::
 
-    {"format": "raybo.GPSearch", "version": 2,
+    {"format": "raybo.GPSearch", "version": 3,
      "settings": Settings.to_dict(),          # metric, mode, seed, engine... (settings.py)
      "space": SearchSpace.to_dict() | None,   # raybo's own description, no Tune class (space.py)
      "design": InitialDesign.to_dict(),       # user points left, Sobol position (design.py)
@@ -13,6 +13,12 @@ The dict shares no container with the live searcher (``plain_copy``), and pickle
 Ray's classes, so a checkpoint survives Ray renaming or moving its domain classes. Values the user
 put in the space (constants, category values such as ``torch.nn.ReLU``) are kept as they are.
 Every key is required: a state missing one is refused instead of being read with a default.
+
+Version 2 (raybo before multi-fidelity search, issue 14) had the same keys, settings without
+``resource_attr``/``max_resource`` and trial records without ``reports``. It loads with
+``resource_attr=None``: such a searcher ignored intermediate results, and it continues as it
+would have (a run that used a scheduler keeps reading each trial's last result as its value,
+instead of mixing trials recorded that way with learning curves).
 
 Version 1 (raybo before conditional spaces) stored Tune's own space dict, domain objects
 included. It still loads (unpickling it needs Ray's domain classes, as it always did): the space
@@ -26,10 +32,14 @@ from __future__ import annotations
 from typing import Any
 
 from raybo.space import SearchSpace
+from raybo.state import RECORD_KEYS
 
 STATE_FORMAT = "raybo.GPSearch"
-STATE_VERSION = 2
+STATE_VERSION = 3
 KEYS_V2 = {"format", "version", "settings", "space", "design", "n_evaluated", "trials"}
+KEYS_V3 = KEYS_V2
+SETTINGS_V2 = {"seed", "metric", "mode", "acquisition", "n_initial", "max_concurrent", "budget",
+               "engine"}
 KEYS_V1 = {"format", "version", "space", "metric", "mode", "acquisition", "n_initial", "seed",
            "max_concurrent", "queue", "rewards", "sobol_index", "n_evaluated", "trials"}
 OPTIONAL_V1 = {"budget"}  # added during version 1; absent in its oldest states
@@ -52,17 +62,30 @@ def check_state(state: Any) -> dict[str, Any]:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"not a GPSearch state: format={found!r}")
     version = state.get("version")
+    if version not in (1, 2, STATE_VERSION):
+        raise ValueError(f"not a GPSearch state of version 1 to {STATE_VERSION}: "
+                         f"version={version!r} (saved by a newer raybo?)")
     if version == 1:
         state = migrate_v1(state)
-    elif version != STATE_VERSION:
-        raise ValueError(f"not a GPSearch state of version 1 or {STATE_VERSION}: "
-                         f"version={version!r} (saved by a newer raybo?)")
-    _check_keys(state, KEYS_V2, set(), STATE_VERSION)
+    if state["version"] == 2:
+        state = migrate_v2(state)
+    _check_keys(state, KEYS_V3, set(), STATE_VERSION)
     return state
 
 
+def migrate_v2(state: dict[str, Any]) -> dict[str, Any]:
+    """A version-2 state -> version 3: intermediate results stay ignored (module docstring);
+    the trial records are read by ``TrialState`` in their own version."""
+    _check_keys(state, KEYS_V2, set(), 2)
+    settings = state["settings"]
+    if isinstance(settings, dict) and set(settings) == SETTINGS_V2:
+        settings = {**settings, "resource_attr": None, "max_resource": None}
+    # (other settings are left for Settings.from_dict to refuse, naming the keys)
+    return {**state, "version": STATE_VERSION, "settings": settings}
+
+
 def migrate_v1(state: dict[str, Any]) -> dict[str, Any]:
-    """A version-1 state -> version 2 (see the module docstring)."""
+    """A version-1 state -> version 2 (see the module docstring), for ``migrate_v2``."""
     _check_keys(state, KEYS_V1, OPTIONAL_V1, 1)
     space = None if state["space"] is None else SearchSpace(state["space"])
     records = state["trials"].get("records", {}) if isinstance(state["trials"], dict) else {}
@@ -76,7 +99,7 @@ def migrate_v1(state: dict[str, Any]) -> dict[str, Any]:
                 f"the space's {space.dim} columns. Start a new experiment, or restore this one "
                 "with the raybo that saved it")
     return {
-        "format": STATE_FORMAT, "version": STATE_VERSION,
+        "format": STATE_FORMAT, "version": 2,
         "settings": {"seed": state["seed"], "metric": state["metric"], "mode": state["mode"],
                      "acquisition": state["acquisition"], "n_initial": state["n_initial"],
                      "max_concurrent": state["max_concurrent"], "budget": state.get("budget"),
@@ -97,8 +120,30 @@ def v1_state_from_attributes(d: dict[str, Any]) -> dict[str, Any]:
             "n_initial": d["_n_initial"], "seed": d["_seed"],
             "max_concurrent": d["_max_concurrent"], "queue": d["_queue"],
             "rewards": d["_rewards"], "sobol_index": d["_sobol_index"],
-            "n_evaluated": d["_n_evaluated"], "trials": d["_state"].to_dict(),
+            "n_evaluated": d["_n_evaluated"], "trials": _records_as(d["_state"], 1),
             "budget": d.get("_budget")}
+
+
+def v2_state_from_attributes(d: dict[str, Any]) -> dict[str, Any]:
+    """The version-2 state of a GPSearch pickled as an object at state version 2 (its
+    ``__dict__``, e.g. in a Tuner's ``tuner.pkl``). Its objects were unpickled into today's
+    classes without running their constructors, so fields added since (``Settings``'
+    ``resource_attr``, ``Record.reports``) are absent: read only the version-2 ones."""
+    settings = vars(d["_settings"])
+    return {"format": STATE_FORMAT, "version": 2,
+            "settings": {**{k: settings[k] for k in SETTINGS_V2},
+                         "engine": settings["engine"].to_dict()},
+            "space": None if d["_space"] is None else d["_space"].to_dict(),
+            "design": d["_design"].to_dict(), "n_evaluated": d["_n_evaluated"],
+            "trials": _records_as(d["_state"], 2)}
+
+
+def _records_as(state: Any, version: int) -> dict[str, Any]:
+    """``TrialState.to_dict()`` as ``version`` wrote it, from an unpickled older TrialState
+    whose records lack the fields added since (read from their ``__dict__``)."""
+    keys = RECORD_KEYS[version]
+    return {"version": version,
+            "records": {k: {key: vars(r)[key] for key in keys} for k, r in state.records.items()}}
 
 
 def _check_keys(state: dict[str, Any], required: set[str], optional: set[str],

@@ -18,6 +18,10 @@ Contract details this class relies on (verified against Ray 2.60 and Ray's own s
   after an error). Under ``ConcurrencyLimiter(batch=True)`` it returns False: only the limiter
   can hold results back until its whole batch finished.
 * Results for trial ids this searcher never issued (``restart_errored=True``) are ignored.
+* Schedulers: Tune passes every intermediate result to ``on_trial_result`` except the one after
+  which a scheduler stopped the trial (or the trial ended): that one comes only with
+  ``on_trial_complete``. ``HyperBandScheduler`` stops a *paused* trial with
+  ``on_trial_complete(trial_id)`` and no result at all (``TuneController.stop_trial``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from raybo.checkpoint import (
     check_state,
     plain_copy,
     v1_state_from_attributes,
+    v2_state_from_attributes,
 )
 from raybo.concurrency import RestoredTrials, batch_limiter_calling
 from raybo.design import (
@@ -48,6 +53,7 @@ from raybo.design import (
     fill_point,
     is_known,
 )
+from raybo.fidelity_proposal import propose_multi_fidelity, stopped_early
 from raybo.options import EngineOptions
 from raybo.proposal import FitCache, loo_diagnostics, propose
 from raybo.settings import Settings, check_positive_int
@@ -83,6 +89,14 @@ class GPSearch(Searcher):
             Tune's ``max_concurrent_trials`` sets it too.
         engine: The engine's tuning constants (``raybo.EngineOptions``); the defaults are what
             the benchmarks measured.
+        resource_attr: Result key of the resource a trial has used (epochs), the scheduler's
+            ``time_attr``. Every intermediate result is then a point of the trial's learning
+            curve, and once a scheduler (ASHA, HyperBand) has stopped a trial below the maximum
+            resource the GP models (configuration, resource) and predicts final values
+            (``fidelity.py``); without a scheduler nothing changes. None: intermediate results
+            are ignored and a trial's last result is its value, as if it had run to the end.
+        max_resource: The final fidelity (the scheduler's ``max_t``); default: the highest
+            level any trial has reported.
     """
 
     def __init__(
@@ -98,18 +112,22 @@ class GPSearch(Searcher):
         seed: int | None = None,
         max_concurrent: int | None = None,
         engine: EngineOptions | None = None,
+        resource_attr: str | None = "training_iteration",
+        max_resource: float | None = None,
     ):
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
         self._settings = Settings(seed=seed, metric=metric, mode=mode, acquisition=acquisition,
                                   n_initial=n_initial, max_concurrent=max_concurrent,
-                                  engine=engine or EngineOptions())
+                                  engine=engine or EngineOptions(),
+                                  resource_attr=resource_attr, max_resource=max_resource)
         self._design = InitialDesign.create(points_to_evaluate, evaluated_rewards)
         super().__init__(metric=metric, mode=mode)
         self._state = TrialState()
         self._n_evaluated = 0
         self._space: SearchSpace | None = None
         self._fit_cache: Any = None  # last GP fit: warm start and diagnostics; never pickled
+        self._mf_cache: Any = None  # the same for the (x, resource) GP
         self._restored = RestoredTrials()
         self._metric_seen = False  # some result had the metric (see MISSING_METRIC_LIMIT)
         self._results_without_metric: list[list[str]] = []  # keys of those that lacked it
@@ -156,11 +174,20 @@ class GPSearch(Searcher):
         return config
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        """An intermediate result: a point of the trial's learning curve (``resource_attr``),
+        and evidence for the restore bookkeeping (``concurrency.py``)."""
         self._restored.on_report(trial_id, trial_id in self._state.records)
+        self._report(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
+        if not error:  # the result that made a scheduler stop the trial comes only here
+            self._report(trial_id, result)
         y = None if error else self._metric_value(result)
+        record = self._state.records.get(trial_id)
+        if result is None and not error and record is not None and record.reports:
+            # HyperBand stops a paused trial without a result: it ended at its last report
+            y = record.reports[-1][1]
         if result is not None and not error:
             self._restored.on_report(trial_id, trial_id in self._state.records)
         self._restored.on_complete(trial_id)
@@ -207,20 +234,25 @@ class GPSearch(Searcher):
         self._settings, self._space, self._design = settings, space, design
         self._n_evaluated, self._state = int(state["n_evaluated"]), trials
         self._restored.on_restore(trials.pending_ids, list(trials.records))
-        self._fit_cache = None  # refitted lazily at the next suggest
+        self._fit_cache = self._mf_cache = None  # refitted lazily at the next suggest
 
     def __getstate__(self) -> dict[str, Any]:
         d = self.__dict__.copy()
-        d["_fit_cache"] = None  # torch objects are rebuilt, never pickled
+        d["_fit_cache"] = d["_mf_cache"] = None  # torch objects are rebuilt, never pickled
         return d
 
     def __setstate__(self, d: dict[str, Any]) -> None:
-        if "_settings" in d:
+        if "_mf_cache" in d:
             self.__dict__.update(d)
             return
-        # pickled by raybo before state version 2 (e.g. in the tuner.pkl of an older Tuner)
-        GPSearch.__init__(self, seed=d["_seed"])
-        self.set_state(v1_state_from_attributes(d))
+        # pickled by an older raybo (e.g. in the tuner.pkl of an older Tuner): continue from
+        # the state that version would have saved
+        if "_settings" in d:  # state version 2
+            GPSearch.__init__(self, seed=vars(d["_settings"])["seed"])
+            self.set_state(v2_state_from_attributes(d))
+        else:  # state version 1
+            GPSearch.__init__(self, seed=d["_seed"])
+            self.set_state(v1_state_from_attributes(d))
 
     # -- public extras ---------------------------------------------------------------------
     @property
@@ -301,11 +333,7 @@ class GPSearch(Searcher):
             return fill_point(space, given, rng), "given", given
         if not design_finished(self._state.n_done, self._design_size):
             return self._design.sobol_point(space, seed, X_all), "design", None
-        if self._fit_cache is None:
-            self._fit_cache = FitCache()
-        x = propose(self._state, space, self.mode, self._settings.acquisition,
-                    seed=self._step_seed(), cache=self._fit_cache, X_avoid=X_all,
-                    opts=self._settings.engine)
+        x = self._propose(space, X_all)
         if x is not None and space.conditional:
             # The optimizer leaves stale values in inactive columns, so its duplicate check
             # can miss a config already tried: compare the canonical (snapped) encodings.
@@ -315,6 +343,32 @@ class GPSearch(Searcher):
         if x is None:  # no GP could be fitted (warned), or a repeat: a quasi-random point
             return self._design.sobol_point(space, seed, X_all), "fallback", None
         return x, "gp", None
+
+    def _propose(self, space: SearchSpace, X_all: np.ndarray) -> np.ndarray | None:
+        """The GP's point (None: no GP could be fitted). Once a trial ended below the maximum
+        resource (a scheduler stopped it), the (configuration, resource) GP of
+        ``fidelity_proposal``; until then, and always without a scheduler, ``proposal``'s."""
+        s = self._settings
+        t_max = s.max_resource or self._state.max_resource()
+        if s.resource_attr and t_max and stopped_early(self._state, t_max):
+            if self._mf_cache is None:
+                self._mf_cache = FitCache()
+            return propose_multi_fidelity(
+                self._state, space, self.mode, s.acquisition, seed=self._step_seed(),
+                cache=self._mf_cache, X_avoid=X_all, t_max=t_max, opts=s.engine)
+        if self._fit_cache is None:
+            self._fit_cache = FitCache()
+        return propose(self._state, space, self.mode, s.acquisition, seed=self._step_seed(),
+                       cache=self._fit_cache, X_avoid=X_all, opts=s.engine)
+
+    def _report(self, trial_id: str, result: dict[str, Any] | None) -> None:
+        """Record ``result``'s metric at its ``resource_attr`` level (if it has both)."""
+        attr, metric = self._settings.resource_attr, self.metric
+        if not attr or not result or metric not in result:
+            return
+        t, y = _as_float(result.get(attr)), _as_float(result[metric])
+        if t is not None and y is not None:
+            self._state.report(trial_id, t, y)
 
     def _step_seed(self) -> int:
         return int(np.random.SeedSequence([self._settings.seed, len(self._state.records)])

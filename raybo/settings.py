@@ -7,6 +7,7 @@ lists no option by hand.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -26,7 +27,11 @@ class Settings:
     ``n_initial``: results gathered before the GP is used (None: the default size, see
     ``design.design_size``); ``seed``; ``max_concurrent``: most trials pending at once (None: no
     limit); ``budget``: Tune's ``num_samples`` when Tune passed it; ``engine``: the engine's
-    tuning constants (``raybo.EngineOptions``).
+    tuning constants (``raybo.EngineOptions``); ``resource_attr``: the result key of the
+    resource a trial has used (a scheduler's ``time_attr``), whose intermediate results are
+    points of the trial's learning curve (None: intermediate results are ignored);
+    ``max_resource``: the final fidelity (a scheduler's ``max_t``; None: the highest level
+    reported so far).
     """
 
     seed: int
@@ -37,6 +42,8 @@ class Settings:
     max_concurrent: int | None = None
     budget: int | None = None
     engine: EngineOptions = EngineOptions()
+    resource_attr: str | None = "training_iteration"
+    max_resource: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.engine, EngineOptions):
@@ -55,6 +62,21 @@ class Settings:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, int(value))
+        if self.resource_attr is not None and not (isinstance(self.resource_attr, str)
+                                                   and self.resource_attr):
+            raise ValueError(f"resource_attr must be a result key (str) or None, got "
+                             f"{self.resource_attr!r}")
+        if self.max_resource is not None:
+            ok = (isinstance(self.max_resource, (int, float, np.integer, np.floating))
+                  and not isinstance(self.max_resource, bool)
+                  and 0 < float(self.max_resource) < math.inf)
+            if not ok:
+                raise ValueError(f"max_resource must be a positive number or None, got "
+                                 f"{self.max_resource!r}")
+            if self.resource_attr is None:
+                raise ValueError("max_resource needs resource_attr (the result key it is a "
+                                 "level of); got resource_attr=None")
+            object.__setattr__(self, "max_resource", float(self.max_resource))
 
     def with_tune_properties(self, metric: str | None, mode: str | None,
                              num_samples: Any = None) -> Settings:

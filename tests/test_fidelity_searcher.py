@@ -4,7 +4,9 @@ save/restore with curves. Real Ray runs with schedulers: tests/test_fidelity_tun
 
 from __future__ import annotations
 
+import json
 import math
+import os
 
 import pytest
 from ray import tune
@@ -54,6 +56,25 @@ def test_without_a_scheduler_suggestions_match_the_plain_gp():
     assert all(r.reports[-1][0] == EPOCHS for r in mf._state.records.values())
 
 
+def test_without_a_scheduler_suggestions_match_raybo_before_issue_14():
+    """The configs raybo suggested before it read intermediate results (written by the
+    version at ff8fef5, tests/data/make_no_scheduler_run.py), in a mixed space whose trials
+    report every epoch: today's default GPSearch suggests exactly the same ones."""
+    import importlib.util
+
+    data = os.path.join(os.path.dirname(__file__), "data")
+    spec = importlib.util.spec_from_file_location(
+        "make_no_scheduler_run", os.path.join(data, "make_no_scheduler_run.py"))
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    with open(os.path.join(data, "no_scheduler_run.json")) as f:
+        expected = json.load(f)
+    searcher = GPSearch(old.SPACE, "loss", "min", seed=3, n_initial=4)
+    assert old.run(searcher) == expected
+    assert searcher._mf_cache is None and searcher._fit_cache is not None
+    assert all(r.reports[-1][0] == old.EPOCHS for r in searcher._state.records.values())
+
+
 def test_stopped_trials_are_observations_at_their_level_not_failures():
     searcher = GPSearch(SPACE, "loss", "min", seed=0, n_initial=4)
     stops = [EPOCHS, 1, 3, 1, EPOCHS, 1, 3, 1, 1, EPOCHS, 1, 1]
@@ -92,6 +113,7 @@ def test_pending_trials_with_reports_are_fantasized_and_state_survives_restore(t
     restored = GPSearch()
     restored.restore(str(tmp_path / "ckpt"))
     assert restored._state.to_dict() == searcher._state.to_dict()
+    assert restored._settings == searcher._settings and restored._settings.max_resource == EPOCHS
     searcher._mf_cache = None  # restore refits from the priors; so does the original now
     assert restored.suggest("next") == searcher.suggest("next")  # same data, same fantasies
     # Tune resumes a restored trial from its checkpoint: its next report continues the curve
@@ -118,6 +140,10 @@ def test_failed_and_nan_trials_stay_failures_with_curves():
     ({"resource_attr": 3}, "resource_attr"),
     ({"max_resource": 0}, "max_resource"),
     ({"max_resource": "9"}, "max_resource"),
+    ({"max_resource": math.inf}, "max_resource must be a positive number"),
+    ({"max_resource": True}, "max_resource must be a positive number"),
+    ({"resource_attr": ""}, "resource_attr"),
+    ({"resource_attr": None, "max_resource": 9}, "max_resource needs resource_attr"),
 ])
 def test_bad_fidelity_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -15,6 +15,7 @@ import pytest
 from ray import tune
 
 from raybo import GPSearch
+from raybo.checkpoint import STATE_VERSION
 
 ALL_DOMAINS = {
     "u": tune.uniform(-1, 1), "qu": tune.quniform(0, 1, 0.1), "lu": tune.loguniform(1e-5, 1),
@@ -422,7 +423,7 @@ def test_saved_state_is_plain_versioned_data_sharing_nothing(tmp_path):
     s.save(str(path))
     with open(path, "rb") as f:
         state = _NoRayUnpickler(f).load()  # no Tune Domain class (nor any other Ray class)
-    assert (state["format"], state["version"]) == ("raybo.GPSearch", 2)
+    assert (state["format"], state["version"]) == ("raybo.GPSearch", STATE_VERSION)
     twin = pickle.loads(pickle.dumps(s))
     got = s.get_state()
     got["trials"]["records"]["t0"]["config"]["lr"] = -1.0  # mutating a state changes nothing
@@ -441,7 +442,7 @@ def test_saved_state_is_plain_versioned_data_sharing_nothing(tmp_path):
     (lambda st: st["settings"].pop("budget"), r"settings have keys"),
     (lambda st: st.update(extra=1), r"unexpected keys \['extra'\]"),
     (lambda st: st["trials"]["records"]["t0"].pop("origin"), r"trial 't0' has keys"),
-    (lambda st: st.update(version=3), r"version=3 \(saved by a newer raybo\?\)"),
+    (lambda st: st.update(version=4), r"version=4 \(saved by a newer raybo\?\)"),
 ])
 def test_incomplete_or_unknown_states_are_refused(change, message):
     s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0)
@@ -462,7 +463,7 @@ def _as_version_1(state: dict, tune_space: dict) -> dict:
             "queue": design["points"], "rewards": design["rewards"],
             "sobol_index": design["sobol_index"], "n_evaluated": state["n_evaluated"],
             "trials": {"version": 1, "records": {
-                k: {key: v for key, v in r.items() if key != "origin"}
+                k: {key: v for key, v in r.items() if key not in ("origin", "reports")}
                 for k, r in state["trials"]["records"].items()}}}
 
 
@@ -567,5 +568,32 @@ def test_searchers_pickled_and_saved_by_state_version_1_continue_as_that_version
     unpickled = old["searcher"]
     assert isinstance(unpickled, GPSearch) and unpickled.n_pending == 1
     assert (unpickled.metric, unpickled.mode) == ("loss", "min")
-    assert unpickled.get_state()["version"] == 2
+    assert unpickled.get_state()["version"] == STATE_VERSION
     assert unpickled.suggest("next") == old["next"]  # it counts t5, so one slot of 3 is taken
+
+
+def test_searchers_pickled_and_saved_by_state_version_2_continue_as_that_version_would():
+    """tests/data/v2_searcher.pkl was written by raybo at state version 2 mid-run with a
+    scheduler (see tests/data/make_v2_searcher.py): the pickled object and its saved state
+    continue with that version's suggestions while trials report intermediate results and stop
+    early, i.e. intermediate results stay ignored (resource_attr=None after the migration)."""
+    import importlib.util
+
+    data = os.path.join(os.path.dirname(__file__), "data")
+    spec = importlib.util.spec_from_file_location("make_v2",
+                                                  os.path.join(data, "make_v2_searcher.py"))
+    make_v2 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_v2)
+    with open(os.path.join(data, "v2_searcher.pkl"), "rb") as f:
+        old = pickle.load(f)
+    assert old["state"]["version"] == 2
+    fresh = GPSearch()
+    fresh.set_state(old["state"])
+    assert fresh._settings.resource_attr is None and fresh._settings.max_resource is None
+    unpickled = old["searcher"]
+    assert isinstance(unpickled, GPSearch) and unpickled.n_pending == 1
+    assert unpickled.get_state() == fresh.get_state()
+    assert fresh.get_state()["version"] == STATE_VERSION
+    assert make_v2.continue_run(fresh) == old["next"]
+    assert all(r.reports == [] for r in fresh._state.records.values())
+    assert make_v2.continue_run(unpickled) == old["next"]
