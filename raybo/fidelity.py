@@ -46,6 +46,11 @@ Why this and not the alternatives:
 * The normalization makes the prior variance exactly 1 at ``r = 1`` (``k_a(x, x) = 1``), so
   ``surrogate.Posterior.predict``'s closed form (prior variance 1) is exact for candidates.
 
+Conditional spaces (``tree``, ``SearchSpace.tree``): ``k_a`` and ``k_g`` are then the conditional
+kernels of ``kernels.py`` (arc kernel, "absent" category), which read their own columns of the
+full row and ignore the resource column; "the same configuration" (``e_x``) compares active
+columns only, so a stale value in an inactive column does not make a configuration another one.
+
 Bounded cost (``rungs.py``): a trial that reports every epoch keeps only its reports at
 geometric rungs (the first report at or beyond 1, 2, 4, 8, ... resource units) plus its last
 one, so a curve of ``t`` reports costs at most ``ceil(log2 t) + 2`` rows; beyond
@@ -70,6 +75,7 @@ from gpytorch.kernels import Kernel
 from gpytorch.priors import LogNormalPrior
 
 from raybo.fantasies import fantasize
+from raybo.kernels import active_mask
 from raybo.options import DEFAULT, EngineOptions
 from raybo.rungs import rung_indices
 from raybo.surrogate import DTYPE, ExactGP, Posterior, build_posterior, fit_gp
@@ -140,12 +146,15 @@ def kappa(u: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Ten
 
 class LearningCurveKernel(Kernel):
     """The (x, r) kernel of the module docstring. ``k_a`` and ``k_g`` act on the first ``d``
-    columns (through their own ``active_dims``); the resource ``r`` is column ``d``."""
+    columns (through their own ``active_dims``, or their ``cols`` in a conditional space with
+    ``tree``); the resource ``r`` is column ``d``."""
 
-    def __init__(self, k_a: Kernel, k_g: Kernel, d: int):
+    def __init__(self, k_a: Kernel, k_g: Kernel, d: int,
+                 tree: list[tuple[int, int, int, int]] | None = None):
         super().__init__()
         self.kernels = torch.nn.ModuleList([k_a, k_g])  # "kernels": surrogate finds the Materns
         self.d = d
+        self.tree = tree
         for name, (loc, scale), init in (("alpha", ALPHA_PRIOR, ALPHA_INIT),
                                          ("beta", BETA_PRIOR, BETA_INIT),
                                          ("smooth", SCALE_PRIOR, SCALE_INIT),
@@ -179,11 +188,20 @@ class LearningCurveKernel(Kernel):
         else:
             k_a, k_g = k_a.to_dense(), k_g.to_dense()
             u = r1.unsqueeze(-1) + r2.unsqueeze(-2)
-            gap = (x1[..., :self.d].unsqueeze(-2) - x2[..., :self.d].unsqueeze(-3)).abs()
+            u1, u2 = self._configuration(x1), self._configuration(x2)
+            gap = (u1.unsqueeze(-2) - u2.unsqueeze(-3)).abs()
             same = (gap.amax(-1) <= SAME_CONFIG_TOL).to(x1.dtype)
         kr = kappa(u, alpha, beta)
         norm = 1 + (v + s + w) * kappa(torch.full_like(alpha, 2.0), alpha, beta)
         return (k_a + (v * k_g + s + w * same) * kr) / norm
+
+    def _configuration(self, x: torch.Tensor) -> torch.Tensor:
+        """The ``d`` configuration columns, inactive ones (conditional spaces) set to -1: two
+        rows are the same configuration when their active values agree."""
+        u = x[..., :self.d]
+        if not self.tree:
+            return u
+        return torch.where(active_mask(u, self.tree), u, torch.full_like(u, -1.0))
 
 
 class FidelityGP(ExactGP):
@@ -196,17 +214,18 @@ class FidelityGP(ExactGP):
                  tree: list[tuple[int, int, int, int]] | None = None):
         d = Z.shape[-1] - 1
         super().__init__(Z[..., :d], z, cat_cols, opts, tree)  # k_x over the d x-columns
-        self.set_train_data(Z, z, strict=False)  # k_x picks its columns by active_dims
+        self.set_train_data(Z, z, strict=False)  # k_x picks its columns by active_dims/cols
         k_a = self.covar_module
-        self.covar_module = LearningCurveKernel(k_a, copy.deepcopy(k_a), d).to(DTYPE)
+        self.covar_module = LearningCurveKernel(k_a, copy.deepcopy(k_a), d, tree).to(DTYPE)
 
 
 def fit_curve_gp(Z: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
                  warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True,
-                 opts: EngineOptions = DEFAULT) -> FidelityGP:
+                 opts: EngineOptions = DEFAULT,
+                 tree: list[tuple[int, int, int, int]] | None = None) -> FidelityGP:
     """MAP fit on rows ``Z: (N, d + 1)``, targets ``z: (N,)``, through ``surrogate.fit_gp``'s
     warm-start and fallback chain (raises ``surrogate.FitError`` when nothing usable fits)."""
-    return fit_gp(Z, z, cat_cols, warm_state, optimize, opts, model_cls=FidelityGP)
+    return fit_gp(Z, z, cat_cols, warm_state, optimize, opts, tree, model_cls=FidelityGP)
 
 
 @dataclass
@@ -230,14 +249,17 @@ def at_final(X: torch.Tensor) -> torch.Tensor:
 
 def final_posterior(model: FidelityGP, Z: torch.Tensor, z: torch.Tensor,
                     X_seen: torch.Tensor, Z_pending: torch.Tensor | None = None,
-                    eps: torch.Tensor | None = None) -> FinalPosterior:
+                    eps: torch.Tensor | None = None, n_sampled: int | None = None
+                    ) -> FinalPosterior:
     """Posterior at the final fidelity from rows ``Z``, ``z``; with ``Z_pending: (p, d + 1)``
     and base samples ``eps: (m, p)`` (``fantasies.base_samples``), conditioned on ``m``
-    fantasized outcomes of the pending trials at their levels. ``X_seen: (k, d)`` are the
-    configurations (observed and pending) whose predicted final values define ``best``."""
+    fantasized outcomes of the pending trials at their levels (``n_sampled``: only that many
+    sampled, the rest at their conditional mean, see ``fantasies.fantasize``). ``X_seen: (k,
+    d)`` are the configurations (observed and pending) whose predicted final values define
+    ``best``."""
     post = build_posterior(model, Z, z[:, None])
     if Z_pending is not None and len(Z_pending):
-        post = fantasize(post, Z_pending, eps)
+        post = fantasize(post, Z_pending, eps, n_sampled)
     with torch.no_grad():
         mean, _ = post.predict(at_final(X_seen))  # (m, k)
     return FinalPosterior(post, mean.min(-1).values)

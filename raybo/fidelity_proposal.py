@@ -9,6 +9,13 @@ Notation as in ``fidelity.py``: ``t_max`` the maximum resource, rows ``Z: (N, d 
 ``EngineOptions.output_warp`` (see ``_data``). Failed trials enter as one row at ``r = 1`` with the
 worst GP target (as in ``targets.gp_targets``); a finished trial without reports (a known point
 from ``evaluated_rewards``, or results without the resource key) as one row at ``r = 1``.
+
+``EngineOptions`` apply as in ``proposal.py`` (fit, refit schedule, fantasies and
+``max_fantasized``, ``pending_mode``, ``winsorize``, the optimizer and ``min_pending_distance``),
+except two: ``output_warp`` (see ``_data``) and ``incumbent``: the incumbent here is always the
+lowest predicted *final* value of a seen configuration (``fidelity.final_posterior``), because
+a stopped trial has no observed final value to improve on. Conditional spaces use the
+conditional kernels (``fidelity.py``) and let the optimizer choose branches, as ``proposal.py``.
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ def _data(state: TrialState, d: int, mode: str, t_max: float, opts: EngineOption
     # losses would bend that sum (on benchmarks/curves.py, 8 seeds of an in-process ASHA, the
     # warp's median best final at 300 epochs was 0.67 vs 0.14 on branin_lc, 1.20 vs 1.03 on
     # hartmann6_lc, 0.35 vs 0.30 on branin_mislead).
-    z, _ = gp_targets(rows.y, len(X_failed), warp=False)
+    z, _ = gp_targets(rows.y, len(X_failed), warp=False, winsor=opts.winsorize)
     X_failed = np.array(X_failed, dtype=float).reshape(-1, d)
     Z = np.vstack([rows.Z, np.hstack([X_failed, np.ones((len(X_failed), 1))])])
     X_pending = np.array(X_pending, dtype=float).reshape(-1, d)
@@ -92,13 +99,15 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
     Zt, zt = torch.as_tensor(Z, dtype=DTYPE), torch.as_tensor(z, dtype=DTYPE)
     X_seen = torch.as_tensor(np.vstack([X_obs, X_pending]), dtype=DTYPE)
     refit = cache.needs_refit(len(Z), opts)
+    tree = space.tree or None
     try:
-        model = fit_curve_gp(Zt, zt, cat_cols, cache.warm_state, optimize=refit, opts=opts)
+        model = fit_curve_gp(Zt, zt, cat_cols, cache.warm_state, optimize=refit, opts=opts,
+                             tree=tree)
         eps = base_samples(opts.n_fantasies, len(Z_pending), seed)
-        if opts.pending_mode == "believer":
+        if opts.pending_mode == "believer":  # Kriging believer: pending at the posterior mean
             eps = torch.zeros(1, len(Z_pending), dtype=DTYPE)
         post = final_posterior(model, Zt, zt, X_seen, torch.as_tensor(Z_pending, dtype=DTYPE),
-                               eps)
+                               eps, opts.max_fantasized or None)
         with torch.no_grad():  # optimizer seeds: the configurations predicted best at the end
             mean, _ = final_posterior(model, Zt, zt, X_seen).predict(
                 torch.as_tensor(X_obs, dtype=DTYPE))
@@ -117,4 +126,5 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
         return acq(m, var, post.best)
 
     return maximize(f, space.dim, space.levels(), space.snap, seed, X_best=X_best,
-                    X_avoid=X_avoid, X_pending=X_pending, opts=opts)
+                    X_avoid=X_avoid, X_pending=X_pending, opts=opts,
+                    tree=space if space.conditional else None)

@@ -186,6 +186,48 @@ def test_own_transient_links_only_rows_of_one_configuration():
     assert float(K[1, 1] - K[1, 3]) == pytest.approx(3.0 * kap(1.0) / norm, rel=1e-4)
 
 
+def test_conditional_space_kernel_ignores_inactive_columns():
+    """In a conditional space (SearchSpace.tree) the (x, r) kernel reads only active columns:
+    a row whose inactive column holds a stale value (as the optimizer leaves them) has the
+    same covariances as the canonical row, own transient e_x included; without the tree it
+    would be another configuration."""
+    from ray import tune
+
+    from raybo.space import SearchSpace
+
+    space = SearchSpace({"a": tune.choice([{"k": tune.uniform(0, 1)},
+                                           {"m": tune.uniform(0, 1),
+                                            "c": tune.choice(["p", "q", "r"])}, "none"]),
+                         "u": tune.uniform(0, 1)})
+    cat_cols = [j for j, kind in enumerate(space.kinds) if kind == "cat"]
+    rng = np.random.default_rng(0)
+    U = space.snap(rng.random((6, space.dim)))
+    Z = torch.as_tensor(np.hstack([U, rng.random((6, 1))]), dtype=DTYPE)
+    canonical = torch.as_tensor(np.append(space.encode({"a": {"k": 0.3}, "u": 0.6}), 0.4),
+                                dtype=DTYPE)[None]
+    stale = canonical.clone()
+    stale[0, 2] = 0.9  # column of "m": inactive in the "k" branch
+    again = canonical.clone()
+    again[0, -1] = 0.8  # the same configuration at a later level
+    for tree, equal in ((space.tree, True), (None, False)):
+        model = FidelityGP(torch.cat([Z, canonical]), torch.zeros(7, dtype=DTYPE), cat_cols,
+                           tree=tree)
+        k = model.covar_module
+        k.set("own", 3.0)
+        with torch.no_grad():
+            K_canonical = k(torch.cat([canonical, again, Z]), canonical).to_dense()
+            K_stale = k(torch.cat([stale, again, Z]), stale).to_dense()
+        assert torch.allclose(K_canonical, K_stale, atol=1e-12) == equal
+    model = fit_curve_gp(torch.cat([Z, canonical]), torch.as_tensor(rng.standard_normal(7)),
+                         cat_cols, tree=space.tree)
+    post = final_posterior(model, torch.cat([Z, canonical]), model.train_targets,
+                           torch.as_tensor(U, dtype=DTYPE))
+    with torch.no_grad():
+        m1, v1 = post.predict(canonical[:, :-1])
+        m2, v2 = post.predict(stale[:, :-1])
+    assert torch.allclose(m1, m2, atol=1e-12) and torch.allclose(v1, v2, atol=1e-12)
+
+
 def test_predictions_are_differentiable_in_x():
     P, U, stop, curves = asha_like("branin_lc", 30, 0)
     model, Z, z, tf = fitted(U, curves)

@@ -184,3 +184,37 @@ def test_mixed_space_with_stopped_trials_stays_in_domain():
         searcher.on_trial_complete(tid, {"loss": y, "training_iteration": end})
     assert searcher._mf_cache is not None and searcher._mf_cache.n_fitted > 0
     assert len({repr(sorted(c.items())) for c in seen}) == len(seen)  # no repeats
+
+
+def test_conditional_space_with_stopped_trials_uses_the_curve_model():
+    """A conditional space (branches with their own parameters) with trials stopped early:
+    the (x, t) GP with the conditional kernels proposes (origin "gp", not a quasi-random
+    fallback), every config is one Tune could sample from the space, and none repeats."""
+    from tune_semantics import why_not
+
+    space = {"a": tune.choice([{"k": tune.uniform(0.0, 1.0)},
+                               {"m": tune.uniform(0.0, 1.0), "c": tune.choice(["p", "q"])},
+                               "none"]),
+             "x": tune.uniform(0.0, 1.0)}
+
+    def branch(c):
+        a = c["a"]
+        return 0.3 if a == "none" else (a["k"] - 0.5) ** 2 if "k" in a else 0.1 + 0.2 * a["m"]
+
+    searcher = GPSearch(space, "loss", "min", seed=7, n_initial=4)
+    configs = []
+    for i in range(14):
+        tid = f"c{i}"
+        c = searcher.suggest(tid)
+        configs.append(c)
+        end = EPOCHS if i % 4 == 0 else 1 + i % 3
+        for t in range(1, end + 1):
+            y = curve_loss(c["x"], t, EPOCHS) + branch(c)
+            if t < end:
+                searcher.on_trial_result(tid, {"loss": y, "training_iteration": t})
+        searcher.on_trial_complete(tid, {"loss": y, "training_iteration": end})
+    assert all(why_not(space, c) is None for c in configs), [why_not(space, c) for c in configs]
+    assert len({repr(c) for c in configs}) == len(configs)
+    assert searcher._mf_cache is not None and searcher._mf_cache.n_fitted > 0
+    origins = list(searcher.trial_origins().values())
+    assert origins[:4] == ["design"] * 4 and origins.count("gp") >= 8, origins
