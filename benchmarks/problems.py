@@ -197,8 +197,13 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
 
 
 def get_problem(name: str) -> Problem:
-    """Build a problem by name; raises ValueError naming the known problems."""
-    try:
+    """Build a problem by name (``PROBLEMS`` or the conditional ones of ``conditional.py``);
+    raises ValueError naming the known problems."""
+    if name in PROBLEMS:
         return PROBLEMS[name]()
-    except KeyError:
-        raise ValueError(f"problem must be one of {sorted(PROBLEMS)}, got {name!r}") from None
+    from benchmarks.conditional import CONDITIONAL_PROBLEMS  # imports this module
+
+    if name in CONDITIONAL_PROBLEMS:
+        return CONDITIONAL_PROBLEMS[name]()
+    known = sorted(PROBLEMS) + sorted(CONDITIONAL_PROBLEMS)
+    raise ValueError(f"problem must be one of {known}, got {name!r}")
