@@ -84,7 +84,7 @@ class Num:
         else:
             v = self.lo + u * (self.hi - self.lo)
         if self.kind == "float" or self.kind == "log":
-            return v
+            return min(max(v, self.lo), self.hi)  # exp(log(hi)) may round above hi
         step = self.q if self.kind == "qint" else 1
         return int(min(max(round(v / step) * step, self.lo), self.hi))
 

@@ -3,6 +3,7 @@ random search resolves nested spaces as Tune does, and peers that cannot nest ar
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -220,3 +221,29 @@ def test_every_tree_problem_is_registered_with_its_flat_twin():
     for name in TREE_PROBLEMS:
         for variant in (name, name + "_flat"):
             assert get_problem(variant).name == variant
+
+
+def test_cli_runs_tree_and_flat_problems_and_the_report_pairs_them(tmp_path):
+    from benchmarks import conditional_report
+    from benchmarks.run import main
+
+    out = tmp_path / "cond"
+    args = ["--problems", "tree_a,tree_a_flat", "--searchers", "random,optuna-tpe"]
+    assert main([*args, "--workers", "4", "--seeds", "2", "--budget", "8", "--out", str(out)]) == 0
+    names = sorted(p.name for p in (out / "raw").glob("*.json"))
+    expected = {f"tree_a__random__w4__s{s}.json" for s in (0, 1)}
+    expected |= {f"tree_a_flat__random__w4__s{s}.json" for s in (0, 1)}
+    if available("optuna-tpe", get_problem("tree_a_flat")) is None:  # skipped on the tree
+        expected |= {f"tree_a_flat__optuna-tpe__w4__s{s}.json" for s in (0, 1)}
+    assert set(names) == expected
+    # a copy keeps the tree problem's runs under another searcher name, flat runs untouched
+    assert conditional_report.main(["--out", str(out), "--copy", "random=random-copy"]) == 0
+    copied = json.loads((out / "raw" / "tree_a__random-copy__w4__s1.json").read_text())
+    original = json.loads((out / "raw" / "tree_a__random__w4__s1.json").read_text())
+    assert copied["searcher"] == "random-copy"
+    assert copied["evaluations"] == original["evaluations"]
+    assert not list((out / "raw").glob("tree_a_flat__random-copy*"))
+    table = (out / "targets.md").read_text()
+    for row in ("| random | 2 |", "| random (flat) | 2 |", "| random-copy | 2 |"):
+        assert row in table
+    assert (out / "trajectory_by_problem.png").stat().st_size > 1000
