@@ -8,43 +8,53 @@ Each peer runs at its documented recommended settings (see benchmarks/README.md)
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from collections.abc import Callable
 
 import numpy as np
 from ray.tune.search import Searcher
-from ray.tune.search.sample import Domain
-from ray.tune.search.variant_generator import parse_spec_vars
-from ray.tune.utils.util import unflatten_dict
+from ray.tune.search.sample import Categorical, Domain
+from ray.tune.search.variant_generator import assign_value, parse_spec_vars
 
 from benchmarks.problems import Problem
 
 METRIC = "loss"
 MODE = "min"
+MAX_NESTING = 50  # RandomSearcher passes over a nested space: a guard, far above real depths
 
 
 class RandomSearcher(Searcher):
-    """Uniform sampling of the Tune domains with a seeded numpy Generator."""
+    """Uniform sampling of the Tune domains with a seeded numpy Generator.
+
+    Nested spaces are resolved as Tune's variant generator does: sample every domain, then
+    sample the domains that the sampled values (a choice's dict or list option) hold, until
+    none is left.  A flat space takes one pass, drawing exactly as before nesting existed.
+    """
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(metric=METRIC, mode=MODE)
         self._rng = np.random.default_rng(seed)
-        self._domains: list[tuple[tuple, Domain]] = []
+        self._space: dict = {}
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        _, domains, grids = parse_spec_vars(config)
+        _, _, grids = parse_spec_vars(config)
         if grids:
             raise ValueError("RandomSearcher does not support grid_search in the space")
-        self._domains = domains
+        self._space = config
         self._metric, self._mode = metric or self._metric, mode or self._mode
         return True
 
     def suggest(self, trial_id: str) -> dict | None:
-        flat = {
-            "/".join(map(str, path)): dom.sample(random_state=self._rng)
-            for path, dom in self._domains
-        }
-        return unflatten_dict(flat, delimiter="/")
+        config = copy.deepcopy(self._space)
+        for _ in range(MAX_NESTING):
+            _, domains, _ = parse_spec_vars(config)
+            if not domains:
+                return config
+            for path, dom in domains:
+                # a copy: the chosen option's own domains are resolved in place next pass
+                assign_value(config, path, copy.deepcopy(dom.sample(random_state=self._rng)))
+        raise ValueError(f"space nests domains deeper than {MAX_NESTING} levels")
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         pass
@@ -95,6 +105,13 @@ def _hebo(problem: Problem, seed: int, workers: int) -> Searcher:
     return HEBOSearch(random_state_seed=seed, max_concurrent=workers)
 
 
+def _hyperopt(problem: Problem, seed: int, workers: int) -> Searcher:
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    # TPE with hyperopt's defaults (20 random startup points, 24 EI candidates).
+    return HyperOptSearch(random_state_seed=seed)
+
+
 def _bayesopt(problem: Problem, seed: int, workers: int) -> Searcher:
     from ray.tune.search.bayesopt import BayesOptSearch
 
@@ -115,6 +132,7 @@ PEERS: dict[str, tuple[Callable[[Problem, int, int], Searcher], tuple[str, ...],
     "gp-ucb": (_gp("ucb"), ("raybo",), False),
     "random": (_random, (), False),
     "optuna-tpe": (_optuna_tpe, ("optuna",), False),
+    "hyperopt": (_hyperopt, ("hyperopt",), False),
     "optuna-gp": (_optuna_gp, ("optuna", "greenlet"), False),
     "hebo": (_hebo, ("hebo", "pymoo"), False),
     "bayesopt": (_bayesopt, ("bayes_opt",), True),
@@ -135,6 +153,33 @@ def _lookup(name: str):
     return PEERS[name]
 
 
+# Searchers whose handling of a Tune space resolves domains inside `tune.choice` options
+# (conditional spaces).  Ray 2.60's OptunaSearch accepts such a space but suggests the inner
+# domains unresolved (checked by hand); HEBO, BayesOpt and Ax convert flat spaces only.
+NESTED_OK = {"gp", "gp-ei", "gp-pi", "gp-ucb", "random", "hyperopt"}
+
+
+def nested(space: object) -> bool:
+    """True if some ``tune.choice`` in ``space`` has an option holding a Tune domain."""
+    if isinstance(space, Categorical):
+        return any(_holds_domain(c) for c in space.categories)
+    if isinstance(space, dict):
+        return any(nested(v) for v in space.values())
+    if isinstance(space, (list, tuple)):
+        return any(nested(v) for v in space)
+    return False
+
+
+def _holds_domain(value: object) -> bool:
+    if isinstance(value, Domain):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_domain(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_domain(v) for v in value)
+    return False
+
+
 def available(name: str, problem: Problem) -> str | None:
     """None if ``name`` can run on ``problem`` here, else the reason it is skipped."""
     if name not in PEERS and not name.startswith("gp~"):
@@ -142,6 +187,8 @@ def available(name: str, problem: Problem) -> str | None:
     _, modules, float_only = _lookup(name)
     if float_only and not problem.float_only:
         return f"{name} supports float parameters only"
+    if name.split("~")[0] not in NESTED_OK and nested(problem.space):
+        return f"{name} cannot search domains inside tune.choice options (use {problem.name}_flat)"
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         return f"{name} needs {', '.join(missing)} (pip install -e '.[bench]')"

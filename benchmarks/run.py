@@ -25,6 +25,7 @@ import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from benchmarks.conditional import CONDITIONAL_PROBLEMS  # noqa: E402
 from benchmarks.problems import PROBLEMS, get_problem  # noqa: E402
 
 PROFILES = {
@@ -105,7 +106,11 @@ def run_one(problem: str, searcher: str, workers: int, seed: int, budget: int, p
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     p.add_argument("--profile", choices=sorted(PROFILES), help="preset; explicit flags override")
-    p.add_argument("--problems", help=f"comma list of {','.join(PROBLEMS)}")
+    p.add_argument(
+        "--problems",
+        help=f"comma list of {','.join(PROBLEMS)} or the conditional "
+        f"{','.join(CONDITIONAL_PROBLEMS)} (benchmarks/conditional.py)",
+    )
     p.add_argument("--searchers", help="comma list, see benchmarks/peers.py")
     p.add_argument("--workers", help="comma list of worker counts W, e.g. 1,4,16")
     p.add_argument("--seeds", help="number of seeds N (0..N-1) or a range A-B (inclusive)")

@@ -43,6 +43,9 @@ SETTINGS_V2 = {"seed", "metric", "mode", "acquisition", "n_initial", "max_concur
 KEYS_V1 = {"format", "version", "space", "metric", "mode", "acquisition", "n_initial", "seed",
            "max_concurrent", "queue", "rewards", "sobol_index", "n_evaluated", "trials"}
 OPTIONAL_V1 = {"budget"}  # added during version 1; absent in its oldest states
+# The engine a version-1 searcher ran with, as EngineOptions fields that have changed since: a
+# restored experiment continues with the engine it started with.
+V1_ENGINE = {"max_fantasized": 0, "cat_lengthscale_prior": 0, "min_pending_distance": 0.0}
 
 
 def plain_copy(value: Any) -> Any:
@@ -103,7 +106,7 @@ def migrate_v1(state: dict[str, Any]) -> dict[str, Any]:
         "settings": {"seed": state["seed"], "metric": state["metric"], "mode": state["mode"],
                      "acquisition": state["acquisition"], "n_initial": state["n_initial"],
                      "max_concurrent": state["max_concurrent"], "budget": state.get("budget"),
-                     "engine": {}},  # version 1 had the default engine
+                     "engine": dict(V1_ENGINE)},
         "space": None if space is None else space.to_dict(),
         "design": {"points": state["queue"], "rewards": state["rewards"],
                    "sobol_index": state["sobol_index"]},

@@ -34,7 +34,7 @@ class EngineOptions:
     lengthscale_prior: str = "dim_scaled"
     # 1: LogNormal(0, 1) on each categorical lengthscale (correlation between two categories
     # about exp(-1), within [0.07, 0.76] at one sigma); 0: no prior (MAP may run off to 0 or inf).
-    cat_lengthscale_prior: int = 0
+    cat_lengthscale_prior: int = 1
     # L-BFGS iterations of the marginal-likelihood fit from the prior defaults; warm starts
     # converge in far fewer.
     fit_max_iter: int = 80
@@ -59,7 +59,7 @@ class EngineOptions:
     pending_mode: str = "fantasies"
     # With "fantasies": sample only this many pending outcomes (the most promising), the rest
     # at their conditional mean (see fantasies.fantasize); 0: sample all of them.
-    max_fantasized: int = 0
+    max_fantasized: int = 3
 
     # -- acquisition (acquisition.py, surrogate.build_posterior) ----------------------------
     # "observed": EI improves on the lowest observed target; "posterior_mean": on the lowest
@@ -82,7 +82,7 @@ class EngineOptions:
     start_selection: str = "top"
     # A suggestion never lies within this Euclidean distance (unit cube) of a pending trial:
     # such a point adds nothing a running trial will not tell (0: only exact duplicates).
-    min_pending_distance: float = 0.0
+    min_pending_distance: float = 1e-3
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

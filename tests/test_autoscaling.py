@@ -218,8 +218,10 @@ def test_raybo_tune_scales_a_cluster_up_from_zero_workers(fake_cluster, tmp_path
 
     # Every trial finished, on a worker, with a quarter of a (logical) GPU; results went to the
     # file:// storage, not to a directory named "file:" under the working directory.
+    experiments = [p for p in storage.iterdir() if p.is_dir()]
+    assert len(experiments) == 1 and experiments[0].name.startswith("cnn-gp-"), experiments
     results = [json.loads(p.read_text().splitlines()[-1])
-               for p in (storage / "cnn_gp_seed0").glob("*/result.json")]
+               for p in experiments[0].glob("*/result.json")]
     assert len(results) == TRIALS
     trial_actors = [a for a in after["actors"] if a["class"] == "ImplicitFunc"]
     node_of_pid = {a["pid"]: a["node"] for a in trial_actors}

@@ -468,7 +468,12 @@ def _as_version_1(state: dict, tune_space: dict) -> dict:
 
 
 def test_version_1_states_still_load_or_say_why_not():
-    s = GPSearch(ALL_DOMAINS, metric="loss", mode="min", seed=3, n_initial=4)
+    from raybo import EngineOptions
+    from raybo.checkpoint import V1_ENGINE
+
+    # a version-1 state continues with the engine version 1 had
+    s = GPSearch(ALL_DOMAINS, metric="loss", mode="min", seed=3, n_initial=4,
+                 engine=EngineOptions(**V1_ENGINE))
     run(s, 7, workers=2)
     old = _as_version_1(s.get_state(), ALL_DOMAINS)
     fresh = GPSearch()
