@@ -58,7 +58,7 @@ def test_without_a_scheduler_suggestions_match_the_plain_gp():
 
 def test_without_a_scheduler_suggestions_match_raybo_before_issue_14():
     """The configs raybo suggested before it read intermediate results (written by the
-    version at ff8fef5, tests/data/make_no_scheduler_run.py), in a mixed space whose trials
+    version at 7e8fb3a, tests/data/make_no_scheduler_run.py), in a mixed space whose trials
     report every epoch: today's default GPSearch suggests exactly the same ones."""
     import importlib.util
 

@@ -1,7 +1,7 @@
 """Writes ``no_scheduler_run.json``: the configs GPSearch suggested, before it read intermediate
 results (issue 14), in a run without a scheduler whose trials report every epoch.
 
-Run once with raybo at commit ff8fef5 on the path, e.g. ``git archive ff8fef5 raybo | tar -x -C
+Run once with raybo at commit 7e8fb3a on the path, e.g. ``git archive 7e8fb3a raybo | tar -x -C
 /tmp/old && PYTHONPATH=/tmp/old python tests/data/make_no_scheduler_run.py
 tests/data/no_scheduler_run.json``. ``tests/test_fidelity_searcher.py`` checks that today's
 GPSearch (reading every report) suggests exactly the same configs: without a scheduler every
