@@ -90,9 +90,16 @@ CASH_TREE = Tree(
     ]
 )
 
-# Best of the offline search (see the module docstring); regret = value - CASH_F_STAR.
-CASH_F_STAR = float("nan")
-CASH_ARGMIN: Canon = {}
+# Best of the offline search (see the module docstring; results/conditional/cash_optimum.json, run
+# with --tune 200 --per-leaf 60 --leaves 2 --starts 2 --polish 1: 2131 evaluations, 440 CPU s);
+# regret = value - CASH_F_STAR.
+CASH_F_STAR = 0.10522123012835934
+CASH_ARGMIN: Canon = {
+    "classifier": "kernel_logreg",
+    "kernel_logreg_gamma": 0.27967013715050976,
+    "kernel_logreg_C": 1000.0,  # the range's upper end
+    "kernel_logreg_n_components": 396,
+}
 CASH_TARGET = 0.01  # log-loss above f*; the best other family is about 0.08 above it
 
 
