@@ -290,10 +290,20 @@ def _trial_dirname(trial: Any) -> str:
 
 def _tuned_keys(space: dict[str, Any]) -> list[str]:
     """Flattened keys of the space's Tune domains (what the search varies), in space order."""
-    from ray.tune.search.sample import Domain
+    from ray.tune.search.sample import Categorical, Domain
     from ray.tune.utils import flatten_dict
 
-    return [k for k, v in flatten_dict(space, delimiter="/").items() if isinstance(v, Domain)]
+    keys: list[str] = []
+    for k, v in flatten_dict(space, delimiter="/").items():
+        if isinstance(v, Categorical) and any(isinstance(c, dict) for c in v.categories):
+            # a conditional choice (e.g. optim/method): the keys of its options, as trials see them
+            for option in v.categories:
+                if isinstance(option, dict):
+                    keys += [f"{k}/{sub}" for sub in flatten_dict(option, delimiter="/")
+                             if f"{k}/{sub}" not in keys]
+        elif isinstance(v, Domain):
+            keys.append(k)
+    return keys
 
 
 def _with_resources(fn: Any, cpus: float, gpus: float) -> Any:

@@ -182,3 +182,25 @@ def test_fake_gpu_grant_falls_back_to_cpu(trials):
     assert last["device"] == "cpu"
     assert last["gpu_share"] == pytest.approx(0.5)
     assert last["memory_fraction"] is None
+
+
+@pytest.mark.parametrize("optim, expected", [
+    ({"method": {"name": "sgd", "momentum": 0.3}}, (torch.optim.SGD, 0.3)),
+    ({"method": {"name": "rmsprop", "momentum": 0.2}}, (torch.optim.RMSprop, 0.2)),
+    ({"method": {"name": "rmsprop"}}, (torch.optim.RMSprop, 0.0)),
+    ({"method": {"name": "adamw"}}, (torch.optim.AdamW, None)),
+    ({"name": "sgd"}, (torch.optim.SGD, 0.9)),                  # written before "method"
+    ({"name": "sgd", "momentum": 0.5}, (torch.optim.SGD, 0.5)),
+    ({}, (torch.optim.Adam, None)),
+])
+def test_optimizer_follows_the_chosen_method_and_older_configs(optim, expected):
+    """The default space's conditional ``optim.method`` (momentum only for sgd/rmsprop) and the
+    flat ``optim.name``/``momentum`` of older best_config.json files build the same optimizers."""
+    from trainables.loop import build_optimizer
+
+    opt = build_optimizer([torch.nn.Parameter(torch.zeros(2))],
+                          {"lr": 0.01, "weight_decay": 1e-4, **optim})
+    cls, momentum = expected
+    group = opt.param_groups[0]
+    assert type(opt) is cls and group["lr"] == 0.01 and group["weight_decay"] == 1e-4
+    assert group.get("momentum") == momentum

@@ -18,7 +18,10 @@ def test_suggested_configs_build_models(arch):
     for i in range(4):
         cfg = searcher.suggest(f"t{i}")
         assert cfg["epochs"] == 2 and cfg["seed"] == 0
-        assert cfg["optim"]["name"] in ("sgd", "adam", "rmsprop", "adamw")
+        method = cfg["optim"]["method"]  # a tree: momentum exists for sgd and rmsprop only
+        assert method["name"] in ("sgd", "adam", "rmsprop", "adamw")
+        assert set(method) == ({"name", "momentum"} if method["name"] in ("sgd", "rmsprop")
+                               else {"name"})
         assert 1e-4 <= cfg["optim"]["lr"] <= 1e-1
         model = build_model(arch, cfg["model"], data.meta, data.kind)
         x, y = data.x_train[:3], data.y_train[:3]

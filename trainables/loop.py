@@ -59,17 +59,22 @@ def seed_everything(seed: int) -> None:
 
 
 def build_optimizer(params: Any, cfg: dict[str, Any]) -> torch.optim.Optimizer:
-    """Optimizer from ``config["optim"]`` (name, lr, weight_decay, momentum)."""
-    name, lr, wd = cfg.get("name", "adam"), float(cfg["lr"]), float(cfg.get("weight_decay", 0))
-    momentum = float(cfg.get("momentum", 0.9))
+    """Optimizer from ``config["optim"]``: lr, weight_decay and ``method`` (``{"name", "momentum"
+    (sgd, rmsprop only)}``, see ``trainables.spaces``); ``name``/``momentum`` directly in ``optim``
+    (configs written before ``method``) are read too. Momentum when absent: 0.9 for SGD, 0 for
+    RMSprop (PyTorch's default)."""
+    method = {**{k: cfg[k] for k in ("name", "momentum") if k in cfg}, **cfg.get("method", {})}
+    name, lr, wd = method.get("name", "adam"), float(cfg["lr"]), float(cfg.get("weight_decay", 0))
     if name == "sgd":
+        momentum = float(method.get("momentum", 0.9))
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd, momentum=momentum / 10)
+        momentum = float(method.get("momentum", 0.0))
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd, momentum=momentum)
     raise ValueError(f"optim name must be one of sgd, adam, rmsprop, adamw; got {name!r}")
 
 

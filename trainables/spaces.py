@@ -1,7 +1,11 @@
 """Default configs (one sensible fixed point) and default Tune search spaces per architecture.
 
 Configs are nested: ``{"seed", "epochs", "data": {...}, "optim": {...}, "model": {...}}``.
-``optim``: name (sgd|adam|rmsprop|adamw), lr, weight_decay, batch_size, momentum (sgd/rmsprop).
+``optim``: lr, weight_decay, batch_size and ``method``: ``{"name": "adam"}``, ``{"name": "adamw"}``,
+``{"name": "sgd", "momentum": m}`` or ``{"name": "rmsprop", "momentum": m}`` -- a conditional
+space: momentum exists only for the optimizers that have one, so the search (``raybo.GPSearch``
+models the tree) never spends trials on a momentum that Adam would ignore. Configs written
+before ``method`` existed (``optim.name``/``optim.momentum``) still train.
 ``model``: keyword arguments of the architecture's class in :mod:`trainables.models`.
 """
 
@@ -14,6 +18,8 @@ from ray import tune
 
 ARCHITECTURES = ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer")
 OPTIMIZERS = ["sgd", "adam", "rmsprop", "adamw"]
+# Momentum ranges of the optimizers that have one (RMSprop's default is 0, SGD's common 0.9).
+_MOMENTUM = {"sgd": (0.0, 0.99), "rmsprop": (0.0, 0.9)}
 DEFAULT_EPOCHS = 5
 
 _DEFAULT_DATA = {"cnn": "digits", "rnn": "digits", "lstm": "digits", "gru": "digits"}
@@ -57,7 +63,7 @@ def default_config(arch: str) -> dict[str, Any]:
         "seed": 0,
         "epochs": DEFAULT_EPOCHS,
         "data": {"name": _DEFAULT_DATA.get(arch, "reverse")},
-        "optim": {"name": "adam", "lr": 3e-3, "weight_decay": 0.0, "batch_size": 64},
+        "optim": {"method": {"name": "adam"}, "lr": 3e-3, "weight_decay": 0.0, "batch_size": 64},
         "model": copy.deepcopy(_DEFAULT_MODEL[arch]),
     }
 
@@ -111,7 +117,11 @@ def default_space(
         "epochs": epochs,
         "data": copy.deepcopy(data) if data else default_config(arch)["data"],
         "optim": {
-            "name": tune.choice(OPTIMIZERS),
+            "method": tune.choice([
+                {"name": name, "momentum": tune.uniform(*_MOMENTUM[name])} if name in _MOMENTUM
+                else {"name": name}
+                for name in OPTIMIZERS
+            ]),
             "lr": tune.loguniform(1e-4, 1e-1),
             "weight_decay": tune.loguniform(1e-6, 1e-2),
             "batch_size": tune.choice([16, 32, 64, 128]),
