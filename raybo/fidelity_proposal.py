@@ -20,18 +20,13 @@ conditional kernels (``fidelity.py``) and let the optimizer choose branches, as 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
-from raybo.acquisition import ACQUISITIONS
 from raybo.fantasies import base_samples
 from raybo.fidelity import curve_rows, final_posterior, fit_curve_gp
-from raybo.optimize import maximize
 from raybo.options import DEFAULT, EngineOptions
-from raybo.proposal import FitCache
+from raybo.proposal import FitCache, maximize_acquisition, single_threaded
 from raybo.rungs import next_level
 from raybo.space import CAT, SearchSpace
 from raybo.state import DONE, FAILED, PENDING, TrialState
@@ -82,13 +77,8 @@ def propose_multi_fidelity(state: TrialState, space: SearchSpace, mode: str, acq
                            opts: EngineOptions = DEFAULT) -> np.ndarray | None:
     """Next point ``x: (d,)`` for the final fidelity, or None if no GP could be fitted (the
     caller then uses a quasi-random point). Single-threaded, as ``proposal.propose``."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            return _propose(state, space, mode, acquisition, seed, cache, X_avoid, t_max, opts)
-    finally:
-        torch.set_num_threads(threads)
+    return single_threaded(_propose, state, space, mode, acquisition, seed, cache, X_avoid,
+                           t_max, opts)
 
 
 def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, seed: int,
@@ -112,19 +102,8 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
             mean, _ = final_posterior(model, Zt, zt, X_seen).predict(
                 torch.as_tensor(X_obs, dtype=DTYPE))
     except FitError as err:
-        warnings.warn(f"GPSearch: {err}; suggesting a quasi-random point instead", stacklevel=3)
-        cache.warm_state = None
+        cache.forget(err)
         return None
-    cache.warm_state = {k: v.clone() for k, v in model.state_dict().items()}
-    if refit:
-        cache.n_fitted = len(Z)
+    cache.remember(model, refit, len(Z))
     X_best = X_obs[np.argsort(mean[0].numpy(), kind="stable")[:opts.n_best_seeds]]
-    acq = ACQUISITIONS[acquisition]
-
-    def f(Xc: torch.Tensor) -> torch.Tensor:
-        m, var = post.predict(Xc)
-        return acq(m, var, post.best)
-
-    return maximize(f, space.dim, space.levels(), space.snap, seed, X_best=X_best,
-                    X_avoid=X_avoid, X_pending=X_pending, opts=opts,
-                    tree=space if space.conditional else None)
+    return maximize_acquisition(post, acquisition, space, seed, X_best, X_avoid, X_pending, opts)

@@ -48,6 +48,49 @@ class FitCache:
         return (self.warm_state is None or n < opts.refit_always
                 or n - self.n_fitted >= round(opts.refit_growth * self.n_fitted))
 
+    def remember(self, model: torch.nn.Module, refit: bool, n_rows: int) -> None:
+        """Keep ``model``'s hyperparameters for the next warm start; ``n_rows`` if refitted."""
+        self.warm_state = {k: v.clone() for k, v in model.state_dict().items()}
+        if refit:
+            self.n_fitted = n_rows
+
+    def forget(self, err: Exception) -> None:
+        """No usable fit: warn (the caller suggests a quasi-random point) and start cold."""
+        warnings.warn(f"GPSearch: {err}; suggesting a quasi-random point instead", stacklevel=5)
+        self.warm_state = None
+
+
+def single_threaded(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` with one torch thread and one BLAS/OpenMP thread. The matrices of a
+    suggest are small (n <= MAX_EXACT): one thread is faster than several, and on a busy
+    machine (trials on every core) spinning thread pools slow suggest 5-10x. Restored
+    afterwards: both are process-wide settings."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            return fn(*args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def maximize_acquisition(post: Any, acquisition: str, space: SearchSpace, seed: int,
+                         X_best: np.ndarray, X_avoid: np.ndarray, X_pending: np.ndarray,
+                         opts: EngineOptions) -> np.ndarray:
+    """The point ``(d,)`` maximizing ``acquisition`` of ``post`` (a posterior, fantasized over
+    the pending trials, with ``predict(X: (k, d)) -> (m, k)`` mean and variance and ``best``:
+    ``(m,)``), averaged over the fantasies by ``optimize.maximize``; conditional spaces let
+    the optimizer choose branches."""
+    acq = ACQUISITIONS[acquisition]
+
+    def f(Xc: torch.Tensor) -> torch.Tensor:
+        mean, var = post.predict(Xc)
+        return acq(mean, var, post.best)
+
+    return maximize(f, space.dim, space.levels(), space.snap, seed, X_best=X_best,
+                    X_avoid=X_avoid, X_pending=X_pending, opts=opts,
+                    tree=space if space.conditional else None)
+
 
 def _training_data(state: TrialState, space: SearchSpace, mode: str,
                    opts: EngineOptions = DEFAULT
@@ -80,16 +123,7 @@ def propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, 
             ) -> np.ndarray | None:
     """Next point ``x: (d,)`` maximizing the acquisition averaged over fantasies of the pending
     trials, or None if no GP could be fitted (the caller then uses a quasi-random point)."""
-    # The matrices here are small (n <= MAX_EXACT): one thread is faster than several, and on
-    # a busy machine (trials on every core) spinning BLAS/OpenMP pools slow suggest 5-10x.
-    # Restored afterwards: both are process-wide settings.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            return _propose(state, space, mode, acquisition, seed, cache, X_avoid, opts)
-    finally:
-        torch.set_num_threads(threads)
+    return single_threaded(_propose, state, space, mode, acquisition, seed, cache, X_avoid, opts)
 
 
 def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str, seed: int,
@@ -111,21 +145,10 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
         post = fantasize(post, torch.as_tensor(X_pending, dtype=DTYPE), eps,
                          opts.max_fantasized or None)
     except FitError as err:
-        warnings.warn(f"GPSearch: {err}; suggesting a quasi-random point instead", stacklevel=3)
-        cache.warm_state = None
+        cache.forget(err)
         return None
-    cache.warm_state = {k: v.clone() for k, v in model.state_dict().items()}
-    if refit:
-        cache.n_fitted = n_rows
-    acq = ACQUISITIONS[acquisition]
-
-    def f(Xc: torch.Tensor) -> torch.Tensor:
-        mean, var = post.predict(Xc)
-        return acq(mean, var, post.best)
-
-    return maximize(f, space.dim, space.levels(), space.snap, seed, X_best=X_best,
-                    X_avoid=X_avoid, X_pending=X_pending, opts=opts,
-                    tree=space if space.conditional else None)
+    cache.remember(model, refit, n_rows)
+    return maximize_acquisition(post, acquisition, space, seed, X_best, X_avoid, X_pending, opts)
 
 
 def loo_diagnostics(state: TrialState, space: SearchSpace, mode: str) -> dict[str, Any]:

@@ -12,3 +12,13 @@ import tempfile
 
 def ray_tmp(tag: str = "r") -> str:
     return tempfile.mkdtemp(prefix=f"rb{tag}", dir="/tmp")
+
+
+def peak_overlap(intervals: list[tuple[float, float]]) -> int:
+    """Most intervals [start, end) open at one instant (an end before a start at ties)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    peak = current = 0
+    for _, delta in events:
+        current += delta
+        peak = max(peak, current)
+    return peak

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ray_tmp
+from conftest import peak_overlap, ray_tmp
 from ray.util import get_node_ip_address
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.timeout(900)]
@@ -177,15 +177,6 @@ def fake_cluster() -> Iterator[FakeCluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _peak_overlap(intervals: list[tuple[float, float]]) -> int:
-    """Most intervals [start, end) open at one instant."""
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
-    peak = current = 0
-    for _, delta in events:
-        current += delta
-        peak = max(peak, current)
-    return peak
-
 
 def test_raybo_tune_scales_a_cluster_up_from_zero_workers(fake_cluster, tmp_path):
     before = fake_cluster.state()
@@ -232,8 +223,8 @@ def test_raybo_tune_scales_a_cluster_up_from_zero_workers(fake_cluster, tmp_path
     per_node: dict[str, list[tuple[float, float]]] = {}
     for a in trial_actors:
         per_node.setdefault(a["node"], []).append((a["start"], a["end"] or float("inf")))
-    peaks = {n[-5:]: _peak_overlap(iv) for n, iv in per_node.items()}
+    peaks = {n[-5:]: peak_overlap(iv) for n, iv in per_node.items()}
     print("trial actors at once per node:", peaks, "nodes:", sorted(n[-5:] for n in workers))
     for node_id, intervals in per_node.items():
         gpus = workers[node_id]["resources"]["GPU"]
-        assert _peak_overlap(intervals) <= TRIALS_PER_GPU * gpus
+        assert peak_overlap(intervals) <= TRIALS_PER_GPU * gpus

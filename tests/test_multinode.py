@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import ray
 import torch
+from conftest import peak_overlap
 from ray import cloudpickle, tune
 from ray.cluster_utils import Cluster
 from ray.tune import Callback
@@ -92,15 +93,6 @@ def _worker_ids(cluster: Cluster) -> set[str]:
     return {node.node_id for node in cluster.worker_nodes}
 
 
-def _peak_overlap(intervals: list[tuple[float, float]]) -> int:
-    """Most intervals [start, end] open at one instant (an end before a start at ties)."""
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
-    peak = current = 0
-    for _, delta in events:
-        current += delta
-        peak = max(peak, current)
-    return peak
-
 
 class RecordingGPSearch(GPSearch):
     """GPSearch that logs its pending count after every suggestion (driver-side only).
@@ -136,13 +128,13 @@ def _check_placement(
         per_gpu.setdefault((r["node_id"], r["gpu_ids"][0]), []).append(
             (r["start_time"], r["end_time"])
         )
-    peak_per_gpu = {key: _peak_overlap(iv) for key, iv in per_gpu.items()}
+    peak_per_gpu = {key: peak_overlap(iv) for key, iv in per_gpu.items()}
     assert max(peak_per_gpu.values()) <= TRIALS_PER_GPU, peak_per_gpu
     return {
         "trials_per_node": Counter(r["node_id"][:8] for r in results),
         "trials_per_gpu": {f"{n[:8]}/gpu{g}": len(iv) for (n, g), iv in per_gpu.items()},
         "peak_per_gpu": {f"{n[:8]}/gpu{g}": p for (n, g), p in peak_per_gpu.items()},
-        "peak": _peak_overlap([(r["start_time"], r["end_time"]) for r in results]),
+        "peak": peak_overlap([(r["start_time"], r["end_time"]) for r in results]),
     }
 
 
