@@ -58,7 +58,9 @@ class EngineOptions:
     # al. 2010), which keeps the incumbent and so stays more exploitative with many pending.
     pending_mode: str = "fantasies"
     # With "fantasies": sample only this many pending outcomes (the most promising), the rest
-    # at their conditional mean (see fantasies.fantasize); 0: sample all of them.
+    # at their conditional mean (see fantasies.fantasize); 0: sample all of them. 3 since
+    # engine v2, with cat_lengthscale_prior and min_pending_distance: adopted together on a
+    # paired ablation (benchmarks/README.md, "Ablations"), chiefly for 16+ workers.
     max_fantasized: int = 3
 
     # -- acquisition (acquisition.py, surrogate.build_posterior) ----------------------------
