@@ -32,8 +32,8 @@ class RandomSearcher(Searcher):
     none is left.  A flat space takes one pass, drawing exactly as before nesting existed.
     """
 
-    def __init__(self, seed: int | None = None) -> None:
-        super().__init__(metric=METRIC, mode=MODE)
+    def __init__(self, seed: int | None = None, metric: str = METRIC, mode: str = MODE) -> None:
+        super().__init__(metric=metric, mode=mode)
         self._rng = np.random.default_rng(seed)
         self._space: dict = {}
 

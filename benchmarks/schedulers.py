@@ -89,8 +89,10 @@ def _problem_setup(problem: str, seed: int, epochs: int) -> tuple[Any, dict, str
     if problem in TRAINABLE_PROBLEMS:
         from trainables import default_space, get_trainable
 
-        return get_trainable(problem), default_space(problem, epochs=epochs, seed=seed), \
-            "val_loss", epochs
+        # The flat optimizer space for every arm: TuneBOHB and OptunaSearch cannot take the
+        # default space's conditional momentum, and all arms must search the same space.
+        space = default_space(problem, epochs=epochs, seed=seed, conditional=False)
+        return get_trainable(problem), space, "val_loss", epochs
     raise ValueError(f"problem must be one of {CURVE_PROBLEMS + TRAINABLE_PROBLEMS}, "
                      f"got {problem!r}")
 
@@ -113,7 +115,7 @@ def make_arm(arm: str, seed: int, max_t: int, metric: str):
     elif searcher == "random":
         from benchmarks.peers import RandomSearcher
 
-        alg = RandomSearcher(seed=seed)
+        alg = RandomSearcher(seed=seed, metric=metric)  # Tune checks results for its metric
     elif searcher == "bohb":
         from ray.tune.search.bohb import TuneBOHB
 

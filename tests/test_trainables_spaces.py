@@ -37,3 +37,21 @@ def test_space_constants_and_errors():
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         default_space("cnn", epochs=0)
     assert all(0 < default_gpu_share(a) <= 1 for a in ARCHITECTURES)
+
+
+def test_flat_space_for_searchers_that_cannot_nest():
+    """``conditional=False`` keeps every domain outside choices (TuneBOHB and OptunaSearch
+    would hand a nested one to the trial unresolved) and still trains every optimizer."""
+    from ray.tune.search.sample import Categorical, Domain
+    from ray.tune.utils import flatten_dict
+
+    from trainables.loop import build_optimizer
+
+    space = default_space("cnn", conditional=False)
+    for value in flatten_dict(space).values():
+        if isinstance(value, Categorical):
+            assert not any(isinstance(c, (dict, list, Domain)) for c in value.categories)
+    for name in space["optim"]["method"]["name"].categories:
+        opt = build_optimizer([torch.nn.Parameter(torch.zeros(1))],
+                              {"lr": 0.01, "method": {"name": name}})
+        assert type(opt).__name__.lower() == name

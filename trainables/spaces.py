@@ -106,9 +106,13 @@ def _model_space(arch: str) -> dict[str, Any]:
 
 
 def default_space(
-    arch: str, epochs: int = DEFAULT_EPOCHS, data: dict[str, Any] | None = None, seed: int = 0
+    arch: str, epochs: int = DEFAULT_EPOCHS, data: dict[str, Any] | None = None, seed: int = 0,
+    conditional: bool = True,
 ) -> dict[str, Any]:
-    """Tune search space for ``arch``; ``epochs``, ``data`` and ``seed`` are constants."""
+    """Tune search space for ``arch``; ``epochs``, ``data`` and ``seed`` are constants.
+    ``conditional=False``: the optimizer as a plain categorical, momentum at each optimizer's
+    default (no domain inside a choice), for searchers that cannot take nested spaces
+    (TuneBOHB, Ray 2.60's OptunaSearch)."""
     _check(arch)
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -121,7 +125,7 @@ def default_space(
                 {"name": name, "momentum": tune.uniform(*_MOMENTUM[name])} if name in _MOMENTUM
                 else {"name": name}
                 for name in OPTIMIZERS
-            ]),
+            ]) if conditional else {"name": tune.choice(OPTIMIZERS)},
             "lr": tune.loguniform(1e-4, 1e-1),
             "weight_decay": tune.loguniform(1e-6, 1e-2),
             "batch_size": tune.choice([16, 32, 64, 128]),
