@@ -1,5 +1,8 @@
 """Shared test helpers.
 
+``ray_local``: a module-scoped local Ray instance (2 CPUs, no dashboard, workers' output kept
+out of the test log).
+
 ``ray_tmp()``: a short, unique directory for a Ray session's ``_temp_dir``. Ray puts Unix sockets
 under it (paths must stay under ~107 bytes, so pytest's long ``tmp_path`` will not do), and two
 test runs on one machine (CI beside a developer's run) must not share one session directory.
@@ -9,9 +12,21 @@ from __future__ import annotations
 
 import tempfile
 
+import pytest
+
 
 def ray_tmp(tag: str = "r") -> str:
     return tempfile.mkdtemp(prefix=f"rb{tag}", dir="/tmp")
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray  # here, not at the top: most test modules never start Ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=ray_tmp("L"),
+             log_to_driver=False)
+    yield
+    ray.shutdown()
 
 
 def peak_overlap(intervals: list[tuple[float, float]]) -> int:

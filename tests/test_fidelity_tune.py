@@ -14,7 +14,6 @@ import textwrap
 import time
 
 import pytest
-import ray
 from conftest import ray_tmp
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler
@@ -28,14 +27,6 @@ pytestmark = pytest.mark.ray
 EPOCHS = 9
 SPACE = {"x": tune.uniform(0.0, 1.0), "epochs": EPOCHS}
 RESOURCES = {"cpu": 0.5}  # 4 trials at once on a 2-CPU Ray instance
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=ray_tmp("F"),
-             log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _scheduler(name: str):

@@ -23,7 +23,6 @@ import numpy as np
 import pytest
 import ray
 import ray.cloudpickle
-from conftest import ray_tmp
 from ray import tune
 from ray.tune import Callback
 from ray.tune.experiment import Trial
@@ -54,14 +53,6 @@ def _dummy_objective(config):
 
 def _mock_objective(config):
     tune.report(config)
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=ray_tmp("C"),
-             log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 # -- test_sample.py: bounds of 1000 suggestions (SearchSpaceTest._testTuneSampleAPI) ----------

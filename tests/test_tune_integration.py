@@ -14,7 +14,6 @@ import pytest
 import ray
 import ray.cloudpickle
 import torch
-from conftest import ray_tmp
 from ray import tune
 from tune_semantics import why_not
 
@@ -35,14 +34,6 @@ SPACE = {
     "sleep_s": 0.2,
 }
 RESOURCES = {"cpu": 0.5}  # 4 trials at once on a 2-CPU Ray instance
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=ray_tmp("I"),
-             log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _in_domain(c: dict) -> bool:
