@@ -23,12 +23,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from raybo.fantasies import base_samples
 from raybo.fidelity import curve_rows, final_posterior, fit_curve_gp
 from raybo.options import DEFAULT, EngineOptions
-from raybo.proposal import FitCache, maximize_acquisition, single_threaded
+from raybo.proposal import (
+    FitCache,
+    cat_columns,
+    maximize_acquisition,
+    pending_samples,
+    single_threaded,
+)
 from raybo.rungs import next_level
-from raybo.space import CAT, SearchSpace
+from raybo.space import SearchSpace
 from raybo.state import DONE, FAILED, PENDING, TrialState
 from raybo.surrogate import DTYPE, FitError
 from raybo.targets import gp_targets, to_minimize
@@ -85,7 +90,7 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
              cache: FitCache, X_avoid: np.ndarray, t_max: float, opts: EngineOptions
              ) -> np.ndarray | None:
     Z, z, X_obs, X_pending, Z_pending = _data(state, space.dim, mode, t_max, opts)
-    cat_cols = [j for j, kind in enumerate(space.kinds) if kind == CAT]
+    cat_cols = cat_columns(space)
     Zt, zt = torch.as_tensor(Z, dtype=DTYPE), torch.as_tensor(z, dtype=DTYPE)
     X_seen = torch.as_tensor(np.vstack([X_obs, X_pending]), dtype=DTYPE)
     refit = cache.needs_refit(len(Z), opts)
@@ -93,9 +98,7 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
     try:
         model = fit_curve_gp(Zt, zt, cat_cols, cache.warm_state, optimize=refit, opts=opts,
                              tree=tree)
-        eps = base_samples(opts.n_fantasies, len(Z_pending), seed)
-        if opts.pending_mode == "believer":  # Kriging believer: pending at the posterior mean
-            eps = torch.zeros(1, len(Z_pending), dtype=DTYPE)
+        eps = pending_samples(len(Z_pending), seed, opts)
         post = final_posterior(model, Zt, zt, X_seen, torch.as_tensor(Z_pending, dtype=DTYPE),
                                eps, opts.max_fantasized or None)
         with torch.no_grad():  # optimizer seeds: the configurations predicted best at the end

@@ -60,6 +60,20 @@ class FitCache:
         self.warm_state = None
 
 
+def cat_columns(space: SearchSpace) -> list[int]:
+    """Indices of the space's categorical columns (the GP's overlap kernel acts on them)."""
+    return [j for j, kind in enumerate(space.kinds) if kind == CAT]
+
+
+def pending_samples(p: int, seed: int, opts: EngineOptions) -> torch.Tensor:
+    """Base samples ``(m, p)`` for fantasizing ``p`` pending trials (``fantasies.fantasize``):
+    ``opts.n_fantasies`` QMC normals, or one row of zeros with ``pending_mode="believer"``
+    (Kriging believer: the pending outcomes at their posterior mean)."""
+    if opts.pending_mode == "believer":
+        return torch.zeros(1, p, dtype=DTYPE)
+    return base_samples(opts.n_fantasies, p, seed)
+
+
 def single_threaded(fn: Any, *args: Any) -> Any:
     """``fn(*args)`` with one torch thread and one BLAS/OpenMP thread. The matrices of a
     suggest are small (n <= MAX_EXACT): one thread is faster than several, and on a busy
@@ -133,15 +147,13 @@ def _propose(state: TrialState, space: SearchSpace, mode: str, acquisition: str,
     n_rows = len(X)  # counted before subsetting, which caps the rows
     refit = cache.needs_refit(n_rows, opts)
     X, z = _subset(X, z, seed, opts)
-    cat_cols = [j for j, kind in enumerate(space.kinds) if kind == CAT]
+    cat_cols = cat_columns(space)
     Xt, zt = torch.as_tensor(X, dtype=DTYPE), torch.as_tensor(z, dtype=DTYPE)
     try:
         tree = space.tree or None
         model = fit_gp(Xt, zt, cat_cols, cache.warm_state, optimize=refit, opts=opts, tree=tree)
         post = build_posterior(model, Xt, zt[:, None], opts.incumbent == "posterior_mean")
-        eps = base_samples(opts.n_fantasies, len(X_pending), seed)
-        if opts.pending_mode == "believer":  # Kriging believer: pending at the posterior mean
-            eps = torch.zeros(1, len(X_pending), dtype=DTYPE)
+        eps = pending_samples(len(X_pending), seed, opts)
         post = fantasize(post, torch.as_tensor(X_pending, dtype=DTYPE), eps,
                          opts.max_fantasized or None)
     except FitError as err:
@@ -161,9 +173,8 @@ def loo_diagnostics(state: TrialState, space: SearchSpace, mode: str) -> dict[st
     tf = OutputTransform.fit(y_min)
     Xt = torch.as_tensor(X_obs, dtype=DTYPE)
     zt = torch.as_tensor(tf(y_min), dtype=DTYPE)
-    cat_cols = [j for j, kind in enumerate(space.kinds) if kind == CAT]
     try:
-        post = build_posterior(fit_gp(Xt, zt, cat_cols, tree=space.tree or None), Xt,
+        post = build_posterior(fit_gp(Xt, zt, cat_columns(space), tree=space.tree or None), Xt,
                                zt[:, None])
     except FitError as err:
         return {"n": int(len(y)), "error": str(err)}
