@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlparse
 
-from raybo.report import TuningRun
-from raybo.rundir import RunDirError
+from raybo.app.report import TuningRun
+from raybo.app.rundir import RunDirError
 from trainables.metrics import DEFAULT_KIND, METRICS, TOKEN_ONLY, metrics_for
 
 ARCHS = ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer")
@@ -202,8 +202,8 @@ def run_tuning(
     from ray.tune.search import BasicVariantGenerator
 
     from raybo import GPSearch
-    from raybo.capacity import check_trial_fits
-    from raybo.progress import TrialProgress, quiet_ray, ray_init_kwargs
+    from raybo.app.capacity import check_trial_fits
+    from raybo.app.progress import TrialProgress, quiet_ray, ray_init_kwargs
     from trainables import default_space, get_trainable
 
     if arch not in ARCHS:
@@ -350,7 +350,7 @@ def _rows(grid: Any, metric: str, origin_of: Any) -> list[dict[str, Any]]:
     (ids, statuses, order) and the ResultGrid (last report, config, exception)."""
     from ray.tune import ExperimentAnalysis
 
-    from raybo.progress import creation_order
+    from raybo.app.progress import creation_order
 
     trials = creation_order(ExperimentAnalysis(grid.experiment_path).trials)
     by_path = {str(r.path): r for r in grid}
@@ -390,7 +390,7 @@ def _first_line(error: Any) -> str:
 # ------------------------------------------------------------------ entry point
 def main(argv: list[str] | None = None) -> int:
     """``raybo`` console script; returns the exit code (2: bad option, checked before Ray)."""
-    from raybo import commands
+    from raybo.app import commands
 
     parser = build_parser()
     args = parser.parse_args(argv)

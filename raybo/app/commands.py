@@ -15,15 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from raybo.cli import CONFIG_KEYS, run_tuning
-from raybo.report import (
+from raybo.app.cli import CONFIG_KEYS, run_tuning
+from raybo.app.report import (
     TuningRun,
     compare_line,
     diagnostics_line,
     format_table,
     write_outputs,
 )
-from raybo.rundir import (
+from raybo.app.rundir import (
     RUN_FILE,
     RunDirError,
     check_writable,
@@ -99,7 +99,7 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     import ray
     from ray import tune
 
-    from raybo.progress import ray_init_kwargs
+    from raybo.app.progress import ray_init_kwargs
 
     opts = info["options"]
     experiments: dict[str, str] = info["experiments"]
@@ -203,9 +203,9 @@ def _train(args: argparse.Namespace, config: dict[str, Any], run_dir: Path) -> i
     import ray
     from ray import tune
 
-    from raybo.capacity import check_trial_fits
-    from raybo.cli import _trial_dirname, _with_resources
-    from raybo.progress import EpochLines, quiet_ray, ray_init_kwargs
+    from raybo.app.capacity import check_trial_fits
+    from raybo.app.cli import _trial_dirname, _with_resources
+    from raybo.app.progress import EpochLines, quiet_ray, ray_init_kwargs
     from trainables import get_trainable
 
     started = not ray.is_initialized()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from raybo.report import TuningRun, band_coverage, bands
+from raybo.app.report import TuningRun, band_coverage, bands
 
 LOG_SPAN = 10.0  # log y once positive values span more than a decade
 # origin -> (marker, colour, legend label)

@@ -13,7 +13,7 @@ import pytest
 import ray
 from conftest import ray_tmp
 
-from raybo.cli import _is_uri, run_tuning
+from raybo.app.cli import _is_uri, run_tuning
 
 
 @pytest.mark.parametrize(

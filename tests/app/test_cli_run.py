@@ -18,8 +18,8 @@ import pytest
 import ray
 from conftest import ray_tmp
 
-from raybo.cli import main, run_tuning
-from raybo.report import diagnostics_line, write_outputs
+from raybo.app.cli import main, run_tuning
+from raybo.app.report import diagnostics_line, write_outputs
 
 pytestmark = pytest.mark.ray
 

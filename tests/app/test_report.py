@@ -1,5 +1,5 @@
 """The run summary and its files: trajectory, ranking, CSV/JSON, best_config.json and the two
-plots (raybo/report.py, raybo/plots.py). Pure presentation: no Ray."""
+plots (raybo/app/report.py, raybo/app/plots.py). Pure presentation: no Ray."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from raybo.plots import diagnostics_figure, trajectory_figure, wants_log
-from raybo.report import (
+from raybo.app.plots import diagnostics_figure, trajectory_figure, wants_log
+from raybo.app.report import (
     TuningRun,
     band_coverage,
     compare_line,

@@ -1,7 +1,7 @@
 """Reporting for a tuning run: result rows, the best-trials table, trials.csv/json,
-best_config.json and (through ``raybo/plots.py``) the PNGs.
+best_config.json and (through ``raybo/app/plots.py``) the PNGs.
 
-``TuningRun`` is what ``raybo.cli.run_tuning`` returns; everything here is pure presentation of
+``TuningRun`` is what ``raybo.app.cli.run_tuning`` returns; everything here is pure presentation of
 it (no Ray, no torch), so benchmarks and notebooks can reuse the same table and files.
 Trials are numbered 1, 2, ... in creation order everywhere (progress lines, table, CSV, plots),
 next to Ray's trial id.
@@ -185,7 +185,7 @@ def write_outputs(runs: TuningRun | Sequence[TuningRun], out: str | Path) -> dic
     """Write trials.csv, trials.json, best_config.json (if any trial succeeded),
     trajectory.png and, with GP search and >= 3 successes, diagnostics.png. ``runs``: one run,
     or a GP run followed by the random-search run it is compared with."""
-    from raybo.plots import plot_diagnostics, plot_trajectory
+    from raybo.app.plots import plot_diagnostics, plot_trajectory
 
     runs = [runs] if isinstance(runs, TuningRun) else list(runs)
     out = Path(out)
