@@ -4,31 +4,23 @@ config (e.g. a run's best_config.json).
 
 Parsing and validation happen here with nothing heavy imported (torch and Ray load only once a
 run starts), so ``--help`` and bad options answer at once; every option error names the option.
-The Tune run (``run_tuning``, usable from Python) and its rows also live here; the end-of-run
-text and files in ``raybo/report.py``, progress lines in ``raybo/progress.py``, run directories
-in ``raybo/rundir.py``.
+What each subcommand then does is in ``commands.py``; the Tune run (``run_tuning``, usable from
+Python) in ``tuning.py``; the end-of-run text and files in ``report.py``, progress lines in
+``progress.py``, run directories in ``rundir.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
-from pathlib import Path
-from typing import Any, NoReturn
-from urllib.parse import urlparse
+from typing import NoReturn
 
-from raybo.app.report import TuningRun
 from raybo.app.rundir import RunDirError
+from raybo.app.tuning import ARCHS, DEFAULT_EPOCHS, DEFAULT_TRIALS, SEARCHERS
 from trainables.metrics import DEFAULT_KIND, METRICS, TOKEN_ONLY, metrics_for
 
-ARCHS = ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer")
-SEARCHERS = ("gp", "random")
 ACQUISITIONS = ("logei", "ei", "pi", "ucb")
-DEFAULT_TRIALS = 12  # the no-option run finishes in a few minutes on 2 cores
-DEFAULT_EPOCHS = 5
-CONFIG_KEYS = ("seed", "epochs", "data", "optim", "model")  # trainables.default_config's keys
 # run_tuning's parameter names -> the options a user typed, for errors raised below the CLI
 OPTION_OF = {"cpus_per_trial": "--cpus-per-trial", "gpus_per_trial": "--gpus-per-trial",
              "max_failures": "--max-failures", "concurrent": "--concurrent",
@@ -156,235 +148,6 @@ def cli_message(message: str) -> str:
         message = re.sub(rf"\b{name}=", f"{option} ", message)
         message = re.sub(rf"\b{name}\b", option, message)
     return message
-
-
-# ------------------------------------------------------------------ the Tune run
-def run_tuning(
-    arch: str,
-    *,
-    trials: int = DEFAULT_TRIALS,
-    concurrent: int = 2,
-    epochs: int = DEFAULT_EPOCHS,
-    cpus_per_trial: float = 1.0,
-    gpus_per_trial: float = 0.0,
-    searcher: str = "gp",
-    acquisition: str = "logei",
-    metric: str = "val_loss",
-    mode: str | None = None,
-    seed: int = 0,
-    storage: str | Path | None = None,
-    asha: bool = False,
-    max_failures: int = 1,
-    data: dict[str, Any] | None = None,
-    name: str | None = None,
-    verbose: int = 0,
-    ray_init: dict[str, Any] | None = None,
-    progress: bool = False,
-    label: str = "",
-    resume: str | None = None,
-    option_names: dict[str, str] | None = None,
-) -> TuningRun:
-    """Tune ``arch`` on its default space with GP (or random) search; connects to Ray if needed.
-
-    Both searchers keep at most ``concurrent`` trials running. ``mode`` defaults to the
-    metric's own direction. ``ray_init``: keyword arguments for ``ray.init`` when Ray is not yet
-    initialized (it honours ``RAY_ADDRESS``). ``data``: the ``config["data"]`` spec (default:
-    embedded data). ``progress``: print a line per finished trial (prefixed by ``label``).
-    ``resume``: path of an interrupted experiment to continue with ``Tuner.restore`` instead
-    of starting one (the other arguments must match the original run's). ``storage``: a local
-    path (resolved) or a URI Tune's storage accepts (``s3://``, ``gs://``, ``file://``...),
-    passed through unchanged. ``option_names``: names for errors about the per-trial request,
-    ``{"CPU": ..., "GPU": ...}`` (the CLI passes its option names).
-    """
-    import ray
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search import BasicVariantGenerator
-
-    from raybo import GPSearch
-    from raybo.app.capacity import check_trial_fits
-    from raybo.app.progress import TrialProgress, quiet_ray, ray_init_kwargs
-    from trainables import default_space, get_trainable
-
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
-    if searcher not in SEARCHERS:
-        raise ValueError(f"searcher must be 'gp' or 'random', got {searcher!r}")
-    mode = mode or METRICS.get(metric)
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max' for metric {metric!r}, got {mode!r}")
-    if not ray.is_initialized():
-        ray.init(**{**ray_init_kwargs(verbose), **(ray_init or {})})
-    check_trial_fits(cpus_per_trial, gpus_per_trial, names=option_names)
-
-    trainable = _with_resources(get_trainable(arch), cpus_per_trial, gpus_per_trial)
-    space = default_space(arch, epochs=epochs, data=data, seed=seed)
-    if searcher == "gp":
-        alg = GPSearch(acquisition=acquisition, seed=seed)
-        origin_of, limit = alg.trial_origin, concurrent  # GPSearch enforces the limit itself
-    else:
-        # A SearchAlgorithm ignores TuneConfig.max_concurrent_trials (Ray only wraps Searchers
-        # in a ConcurrencyLimiter); BasicVariantGenerator enforces its own max_concurrent.
-        alg = BasicVariantGenerator(random_state=seed, max_concurrent=concurrent)
-        origin_of, limit = _random_origin, None
-    callback = TrialProgress(metric, mode, trials, echo=progress, origin_of=origin_of,
-                             label=label)
-    scheduler = ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=1) if asha else None
-    name = name or f"{arch}_{searcher}_seed{seed}"
-    storage = str(storage or Path("raybo_out") / "ray_results")
-    if not _is_uri(storage):  # s3://, gs://, file://... go to Tune unchanged
-        storage = str(Path(storage).resolve())
-    if resume:  # everything below comes back from the experiment directory
-        tuner = tune.Tuner.restore(resume, trainable, resume_unfinished=True)
-    else:
-        tuner = tune.Tuner(
-            trainable,
-            param_space=space,
-            tune_config=tune.TuneConfig(
-                search_alg=alg,
-                scheduler=scheduler,
-                metric=metric,
-                mode=mode,
-                num_samples=trials,
-                max_concurrent_trials=limit,
-                # A fresh worker pays ~4.5 s importing torch + Ray Tune (4 starting at once on
-                # 2 cores: ~10 s), more than a few embedded-data epochs; reuse keeps imports
-                # warm.
-                reuse_actors=True,
-                trial_dirname_creator=_trial_dirname,
-            ),
-            run_config=tune.RunConfig(
-                name=name,
-                storage_path=str(storage),
-                verbose=verbose,
-                callbacks=[callback],
-                # Every checkpoint is kept (bundled models: 0.1-13 MB each). With num_to_keep
-                # set, Tune forces an experiment snapshot whenever a trial has checkpointed
-                # that many times, i.e. at every epoch for num_to_keep=1, and warns that
-                # "snapshotting has been triggered multiple times" at nearly every report.
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-                failure_config=tune.FailureConfig(max_failures=max_failures),
-            ),
-        )
-    with quiet_ray(verbose):
-        grid = tuner.fit()
-    run = TuningRun(arch, metric, mode, searcher, [], grid, tuned=_tuned_keys(space),
-                    budget=trials, concurrent=concurrent, experiment_path=grid.experiment_path,
-                    max_running=callback.max_running if not resume else None)
-    if searcher == "gp":
-        run.searcher = _fitted_searcher(alg, grid.experiment_path)
-        run.diagnostics = run.searcher.diagnostics()
-        origin_of = run.searcher.trial_origin
-    run.rows = _rows(grid, metric, origin_of)
-    return run
-
-
-def _random_origin(trial_id: str) -> str:
-    return "random"
-
-
-def _trial_dirname(trial: Any) -> str:
-    """Short trial directory names (Tune's default appends every parameter value)."""
-    return f"{trial.trainable_name}_{trial.trial_id}"
-
-
-def _tuned_keys(space: dict[str, Any]) -> list[str]:
-    """Flattened keys of the space's Tune domains (what the search varies), in space order."""
-    from ray.tune.search.sample import Categorical, Domain
-    from ray.tune.utils import flatten_dict
-
-    keys: list[str] = []
-    for k, v in flatten_dict(space, delimiter="/").items():
-        if isinstance(v, Categorical) and any(isinstance(c, dict) for c in v.categories):
-            # a conditional choice (e.g. optim/method): the keys of its options, as trials see them
-            for option in v.categories:
-                if isinstance(option, dict):
-                    keys += [f"{k}/{sub}" for sub in flatten_dict(option, delimiter="/")
-                             if f"{k}/{sub}" not in keys]
-        elif isinstance(v, Domain):
-            keys.append(k)
-    return keys
-
-
-def _with_resources(fn: Any, cpus: float, gpus: float) -> Any:
-    """``tune.with_resources`` stores the request as an attribute of the function it is given;
-    wrap first, so the shared ``trainables`` functions stay unmodified for other callers."""
-    from ray import tune
-
-    def trial(config: dict[str, Any]) -> None:
-        fn(config)
-
-    trial.__name__ = trial.__qualname__ = fn.__name__  # Tune names trials after it
-    return tune.with_resources(trial, {"cpu": cpus, "gpu": gpus})
-
-
-def _is_uri(path: str) -> bool:
-    """``scheme://...`` as Tune's storage (pyarrow.fs) reads it; a one-letter scheme is a
-    Windows drive, not a URI."""
-    return len(urlparse(path).scheme) > 1
-
-
-def _fitted_searcher(alg: Any, experiment_path: str) -> Any:
-    """The searcher with every result. Tune drives it in this process, except under Ray Client
-    or after ``Tuner.restore``, where it works on a copy and saves that copy's state to the
-    experiment directory."""
-    from raybo import GPSearch
-
-    try:
-        alg.diagnostics()
-    except RuntimeError:  # never given a space or metric: this object was not the one used
-        alg = GPSearch()
-        alg.restore_from_dir(experiment_path)
-    return alg
-
-
-# Tune's own bookkeeping keys in a result; "time_total_s" (seconds the trial trained) stays.
-_TUNE_KEYS = {"training_iteration", "time_this_iter_s", "timestamp", "date", "time_since_restore",
-              "iterations_since_restore", "timesteps_total", "episodes_total",
-              "timesteps_since_restore", "node_ip", "hostname", "pid", "config", "trial_id",
-              "checkpoint_dir_name", "done", "experiment_tag", "should_checkpoint"}
-
-
-def _rows(grid: Any, metric: str, origin_of: Any) -> list[dict[str, Any]]:
-    """One row per trial in creation order (numbered from 1), from the experiment's saved state
-    (ids, statuses, order) and the ResultGrid (last report, config, exception)."""
-    from ray.tune import ExperimentAnalysis
-
-    from raybo.app.progress import creation_order
-
-    trials = creation_order(ExperimentAnalysis(grid.experiment_path).trials)
-    by_path = {str(r.path): r for r in grid}
-    rows = []
-    for number, trial in enumerate(trials, start=1):
-        result = by_path.get(str(trial.path))
-        metrics = dict(result.metrics or {}) if result is not None else dict(trial.last_result)
-        error = result.error if result is not None else None
-        value = metrics.get(metric)
-        value = float(value) if isinstance(value, (int, float)) else math.nan
-        if error is not None or trial.status == "ERROR":
-            status = "ERROR"
-        elif trial.status != "TERMINATED":
-            status = "UNFINISHED"
-        else:
-            status = "TERMINATED" if math.isfinite(value) else "DIVERGED"
-        rows.append({
-            "trial": number,
-            "trial_id": trial.trial_id,
-            "status": status,
-            "origin": origin_of(trial.trial_id) or "",
-            "value": value,
-            "metrics": {k: v for k, v in metrics.items() if k not in _TUNE_KEYS},
-            "config": result.config if result is not None else trial.config,
-            "error": _first_line(error),
-        })
-    return rows
-
-
-def _first_line(error: Any) -> str:
-    if error is None:
-        return ""
-    lines = [ln for ln in str(error).splitlines() if ln.strip()]
-    return lines[-1].strip() if lines else type(error).__name__
 
 
 # ------------------------------------------------------------------ entry point

@@ -132,7 +132,7 @@ def test_errors_from_below_the_cli_name_the_options():
 
 
 def test_config_keys_match_the_trainables_defaults():
-    from raybo.app.cli import CONFIG_KEYS
+    from raybo.app.commands import CONFIG_KEYS
     from trainables import default_config
 
     assert set(CONFIG_KEYS) == set(default_config("cnn"))

@@ -1,5 +1,5 @@
 """The run summary and its files: trajectory, ranking, CSV/JSON, best_config.json and the two
-plots (raybo/app/report.py, raybo/app/plots.py). Pure presentation: no Ray."""
+plots (raybo/app/results.py, report.py, plots.py). Pure presentation: no Ray."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ import pytest
 
 from raybo.app.plots import diagnostics_figure, trajectory_figure, wants_log
 from raybo.app.report import (
-    TuningRun,
-    band_coverage,
     compare_line,
     diagnostics_line,
     format_table,
     short_names,
     write_outputs,
 )
+from raybo.app.results import TuningRun, band_coverage
 
 
 def test_best_so_far_skips_failed_trials_and_follows_mode():
