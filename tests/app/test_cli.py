@@ -1,7 +1,7 @@
 """The ``raybo`` command before anything runs: option validation, run directories, imports.
 
 Everything here is decided before Ray starts (no test here starts it); runs are in
-tests/test_cli_run.py.
+tests/app/test_cli_run.py.
 """
 
 from __future__ import annotations
