@@ -1,8 +1,8 @@
 """GPSearch vs random search on the bundled trainables, same budget, paired seeds.
 
 For each architecture and seed, both searchers get ``--trials`` trials of ``--epochs`` epochs with
-``--concurrent`` running at once (through ``raybo.cli.run_tuning``); seed s fixes the searcher
-and the training seed for both, so the pairs differ only in the search. Writes
+``--concurrent`` running at once (through ``raybo.app.tuning.run_tuning``); seed s fixes the
+searcher and the training seed for both, so the pairs differ only in the search. Writes
 ``results.md`` (table), ``curves.png`` (mean best-so-far validation loss vs trial index, with a
 standard-error band) and ``results.json`` (every curve) to ``--out``.
 
@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
     """One record per (arch, seed, searcher): best-so-far curve and wall time."""
-    from raybo.cli import run_tuning
+    from raybo.app.tuning import run_tuning
 
     storage = REPO / "benchmarks" / "results" / "tmp" / "trainables_ray"
     records = []

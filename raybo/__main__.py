@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from raybo.cli import main
+from raybo.app.cli import main
 
 sys.exit(main())

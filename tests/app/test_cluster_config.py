@@ -17,9 +17,9 @@ import pytest
 import ray
 import yaml
 
-from raybo.cluster_config import validate_cluster_config
+from raybo.app.cluster_config import validate_cluster_config
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = REPO_ROOT / "cluster.yaml"
 V = ray.__version__
 # A released Ray inside raybo's requirement (ray[tune]>=2.55) other than the installed one.
@@ -226,7 +226,7 @@ def test_a_supported_ray_other_than_the_local_one_passes_with_a_warning(shipped,
 
 MOVED_INTERNALS = textwrap.dedent("""
     import importlib.abc, sys
-    import raybo, raybo.capacity, raybo.cli, raybo.cluster_config
+    import raybo, raybo.app.capacity, raybo.app.cli, raybo.app.cluster_config
     print("LOADED", [m for m in sys.modules if m.startswith("ray.autoscaler")])
 
     class RayWithoutLauncherInternals(importlib.abc.MetaPathFinder):
@@ -238,7 +238,7 @@ MOVED_INTERNALS = textwrap.dedent("""
 
     sys.meta_path.insert(0, RayWithoutLauncherInternals())
     try:
-        raybo.cluster_config.validate_cluster_config(sys.argv[1])
+        raybo.app.cluster_config.validate_cluster_config(sys.argv[1])
     except RuntimeError as e:
         print("ERROR", e)
 """)

@@ -1,10 +1,8 @@
-"""Reporting for a tuning run: result rows, the best-trials table, trials.csv/json,
-best_config.json and (through ``raybo/plots.py``) the PNGs.
+"""The report of a tuning run: the best-trials table, the end-of-run lines, trials.csv/json,
+best_config.json and (through ``plots.py``) the PNGs.
 
-``TuningRun`` is what ``raybo.cli.run_tuning`` returns; everything here is pure presentation of
-it (no Ray, no torch), so benchmarks and notebooks can reuse the same table and files.
-Trials are numbered 1, 2, ... in creation order everywhere (progress lines, table, CSV, plots),
-next to Ray's trial id.
+Everything here is pure presentation of a ``results.TuningRun`` (no Ray, no torch), so
+benchmarks and notebooks can reuse the same table and files.
 """
 
 from __future__ import annotations
@@ -13,72 +11,15 @@ import csv
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from raybo.app.plots import plot_diagnostics, plot_trajectory
+from raybo.app.results import TuningRun, band_coverage
 
 TABLE_ROWS = 5
 # Metrics shown first, in this order, when a trial reported them (trainables.metrics.METRICS).
 HEADLINE_METRICS = ("val_loss", "val_accuracy", "val_perplexity", "train_loss")
-BAND_Z = 1.96  # half-width of a 95% normal band, in standard deviations
-
-
-@dataclass
-class TuningRun:
-    """What ``run_tuning`` returns: one row per trial plus the Tune objects behind them.
-
-    ``rows``: dicts with ``trial`` (1-based creation order), ``trial_id`` (Ray's), ``status``
-    (TERMINATED | DIVERGED | ERROR | UNFINISHED), ``origin`` ("design", "given", "gp",
-    "fallback" for GPSearch; "random"), ``value`` (last reported metric, NaN if none),
-    ``metrics`` (every key of the trial's last report), ``config`` (nested) and ``error``.
-    ``tuned``: flattened config keys the search varied ("optim/lr", ...). ``max_running``: the
-    most trials seen running at once.
-    """
-
-    arch: str
-    metric: str
-    mode: str
-    searcher_name: str
-    rows: list[dict[str, Any]]
-    result_grid: Any = None
-    searcher: Any = None
-    diagnostics: dict[str, Any] = field(default_factory=dict)
-    tuned: list[str] = field(default_factory=list)
-    budget: int | None = None
-    concurrent: int | None = None
-    max_running: int | None = None
-    experiment_path: str = ""
-
-    def best_so_far(self) -> list[float]:
-        """Best finite value among trials ``1..i`` for each ``i`` (NaN until one succeeds)."""
-        sign = 1.0 if self.mode == "min" else -1.0
-        best, out = math.inf, []
-        for row in self.rows:
-            if math.isfinite(row["value"]):
-                best = min(best, sign * row["value"])
-            out.append(sign * best if math.isfinite(best) else math.nan)
-        return out
-
-    def ranked(self) -> list[dict[str, Any]]:
-        """Successful rows, best first."""
-        ok = [r for r in self.rows if math.isfinite(r["value"])]
-        return sorted(ok, key=lambda r: r["value"], reverse=self.mode == "max")
-
-    def best(self) -> dict[str, Any] | None:
-        ranked = self.ranked()
-        return ranked[0] if ranked else None
-
-    def count(self, status: str) -> int:
-        return sum(r["status"] == status for r in self.rows)
-
-    @property
-    def n_finished(self) -> int:
-        return sum(r["status"] != "UNFINISHED" for r in self.rows)
-
-    @property
-    def interrupted(self) -> bool:
-        """Fewer trials finished than were asked for (Ctrl-C, or the driver stopped)."""
-        return self.budget is not None and self.n_finished < self.budget
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -134,23 +75,6 @@ def format_table(run: TuningRun, k: int = TABLE_ROWS) -> str:
     return "\n".join(rendered)
 
 
-def bands(diagnostics: dict[str, Any]) -> tuple[list[float], list[float]]:
-    """Lower and upper ends of each trial's leave-one-out 95% band, in metric units: the
-    ``lower``/``upper`` quantiles when the diagnostics carry them, else prediction +- 1.96 std.
-    ``diagnostics.png`` draws exactly these and ``band_coverage`` counts against them."""
-    if "lower" in diagnostics and "upper" in diagnostics:
-        return list(diagnostics["lower"]), list(diagnostics["upper"])
-    pred, sd = diagnostics.get("predicted", []), diagnostics.get("predicted_std", [])
-    return ([p - BAND_Z * s for p, s in zip(pred, sd)],
-            [p + BAND_Z * s for p, s in zip(pred, sd)])
-
-
-def band_coverage(diagnostics: dict[str, Any]) -> tuple[int, int]:
-    """``(inside, n)``: observations inside their leave-one-out 95% band (see ``bands``)."""
-    obs = diagnostics.get("observed", [])
-    lower, upper = bands(diagnostics)
-    return sum(lo <= o <= hi for o, lo, hi in zip(obs, lower, upper)), len(obs)
-
 
 def diagnostics_line(run: TuningRun) -> str:
     """One line on the GP's leave-one-out check, or why there is none."""
@@ -185,8 +109,6 @@ def write_outputs(runs: TuningRun | Sequence[TuningRun], out: str | Path) -> dic
     """Write trials.csv, trials.json, best_config.json (if any trial succeeded),
     trajectory.png and, with GP search and >= 3 successes, diagnostics.png. ``runs``: one run,
     or a GP run followed by the random-search run it is compared with."""
-    from raybo.plots import plot_diagnostics, plot_trajectory
-
     runs = [runs] if isinstance(runs, TuningRun) else list(runs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

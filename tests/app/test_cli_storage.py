@@ -13,7 +13,7 @@ import pytest
 import ray
 from conftest import ray_tmp
 
-from raybo.cli import _is_uri, run_tuning
+from raybo.app.tuning import is_uri, run_tuning
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ from raybo.cli import _is_uri, run_tuning
     ],
 )
 def test_uris_are_told_from_paths(path, uri):
-    assert _is_uri(path) is uri
+    assert is_uri(path) is uri
 
 
 @pytest.mark.ray

@@ -37,7 +37,7 @@ from ray.util import get_node_ip_address
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.timeout(900)]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = REPO_ROOT / "cluster.yaml"
 TRIAL_GPU = 0.25  # --gpus-per-trial, as in the README
 TRIALS_PER_GPU = 4  # 1 / TRIAL_GPU

@@ -1,5 +1,5 @@
 """The run summary and its files: trajectory, ranking, CSV/JSON, best_config.json and the two
-plots (raybo/report.py, raybo/plots.py). Pure presentation: no Ray."""
+plots (raybo/app/results.py, report.py, plots.py). Pure presentation: no Ray."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ import math
 
 import pytest
 
-from raybo.plots import diagnostics_figure, trajectory_figure, wants_log
-from raybo.report import (
-    TuningRun,
-    band_coverage,
+from raybo.app.plots import diagnostics_figure, trajectory_figure, wants_log
+from raybo.app.report import (
     compare_line,
     diagnostics_line,
     format_table,
     short_names,
     write_outputs,
 )
+from raybo.app.results import TuningRun, band_coverage
 
 
 def test_best_so_far_skips_failed_trials_and_follows_mode():

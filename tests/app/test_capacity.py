@@ -20,11 +20,11 @@ import pytest
 import ray
 from conftest import ray_tmp
 
-from raybo.capacity import NodeType, autoscaler_node_types, check_trial_fits
+from raybo.app.capacity import NodeType, autoscaler_node_types, check_trial_fits
 
 pytestmark = pytest.mark.ray
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = REPO_ROOT / "cluster.yaml"
 CLI = {"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"}
 
@@ -123,7 +123,7 @@ def test_cluster_launcher_bootstrap_config_decides(local_ray, tmp_path):
 def test_undeclared_resources_only_warn(local_ray, tmp_path, caplog):
     bootstrap = tmp_path / "ray_bootstrap_config.yaml"
     bootstrap.write_text("head_node_type: h\navailable_node_types: {h: {}, w: {max_workers: 2}}")
-    with caplog.at_level(logging.WARNING, logger="raybo.capacity"):
+    with caplog.at_level(logging.WARNING, logger="raybo.app.capacity"):
         check_trial_fits(1, 1, bootstrap_config=bootstrap)
     assert "do not declare their resources" in caplog.text
 
@@ -131,7 +131,7 @@ def test_undeclared_resources_only_warn(local_ray, tmp_path, caplog):
 JOINER = textwrap.dedent("""
     import logging, sys
     import ray
-    from raybo.capacity import check_trial_fits
+    from raybo.app.capacity import check_trial_fits
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
     ray.init(address=sys.argv[1], log_to_driver=False)
     check_trial_fits(1, 0.25, names={"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"},
@@ -149,5 +149,5 @@ def test_a_process_that_joins_a_cluster_only_warns(local_ray, no_bootstrap):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "NO ERROR" in proc.stdout
-    assert "raybo.capacity WARNING No node of the connected Ray cluster" in proc.stderr
+    assert "raybo.app.capacity WARNING No node of the connected Ray cluster" in proc.stderr
     assert "--gpus-per-trial" in proc.stderr

@@ -1,7 +1,7 @@
 """The ``raybo`` command before anything runs: option validation, run directories, imports.
 
 Everything here is decided before Ray starts (no test here starts it); runs are in
-tests/test_cli_run.py.
+tests/app/test_cli_run.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from raybo.cli import cli_message, main, parse_args
-from raybo.commands import read_config
+from raybo.app.cli import cli_message, main, parse_args
+from raybo.app.commands import read_config
 from trainables.metrics import METRICS
 
 
@@ -132,16 +132,16 @@ def test_errors_from_below_the_cli_name_the_options():
 
 
 def test_config_keys_match_the_trainables_defaults():
-    from raybo.cli import CONFIG_KEYS
+    from raybo.app.commands import CONFIG_KEYS
     from trainables import default_config
 
     assert set(CONFIG_KEYS) == set(default_config("cnn"))
 
 
 def test_the_command_loads_without_torch_or_ray():
-    # `raybo --help` and option errors must answer at once: importing raybo.cli may not pull
+    # `raybo --help` and option errors must answer at once: importing raybo.app.cli may not pull
     # in torch, Ray, matplotlib or numpy (3-5 s together).
-    code = ("import sys, raybo.cli; print(sorted(m for m in ('torch', 'ray', 'matplotlib', "
+    code = ("import sys, raybo.app.cli; print(sorted(m for m in ('torch', 'ray', 'matplotlib', "
             "'numpy', 'gpytorch', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr

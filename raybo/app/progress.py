@@ -3,7 +3,7 @@
 ``TrialProgress`` is a Tune ``Callback``: it numbers trials in creation order (1-based, the
 numbering of every table, CSV and plot), prints ``[n/N] trial k  <metric> v  best b (trial j)
 <origin>`` when a trial ends, and records what the report needs that Tune's ``ResultGrid`` does
-not keep: final statuses and the most trials that ran at once. ``quiet_ray`` turns off Ray's own
+not keep: the most trials that ran at once. ``quiet_ray`` turns off Ray's own
 progress tables, worker log forwarding and INFO chatter unless ``--verbose`` was given.
 """
 
@@ -50,16 +50,14 @@ class TrialProgress(Callback):
         self.echo, self.origin_of, self.label = echo, origin_of, label
         self.max_running = 0
         self._running: set[str] = set()
-        self._trials: list[Any] = []  # Tune's own list of trials, in creation order
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_running"], state["_trials"] = set(), []
+        state["_running"] = set()
         return state
 
     # -- Tune hooks ------------------------------------------------------------------------
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._trials = trials
         self._running.add(trial.trial_id)
         self.max_running = max(self.max_running, len(self._running))
 
@@ -69,21 +67,8 @@ class TrialProgress(Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._finished(trials, trial, error=_error_line(trial))
 
-    def on_experiment_end(self, trials: list, **info: Any) -> None:
-        self._trials = trials
-
-    # -- what the report reads afterwards ----------------------------------------------------
-    def statuses(self) -> dict[str, str]:
-        """Trial id -> Tune status (TERMINATED, ERROR, or PENDING/RUNNING/PAUSED if cut short)."""
-        return {t.trial_id: t.status for t in self._trials}
-
-    def numbers(self) -> dict[str, int]:
-        """Trial id -> 1-based creation number."""
-        return {t.trial_id: i for i, t in enumerate(creation_order(self._trials), start=1)}
-
     # -- internals -------------------------------------------------------------------------
     def _finished(self, trials: list, trial: Any, error: str | None) -> None:
-        self._trials = trials
         self._running.discard(trial.trial_id)
         if not self.echo:
             return

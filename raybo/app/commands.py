@@ -15,15 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from raybo.cli import CONFIG_KEYS, run_tuning
-from raybo.report import (
-    TuningRun,
-    compare_line,
-    diagnostics_line,
-    format_table,
-    write_outputs,
-)
-from raybo.rundir import (
+from raybo.app.report import compare_line, diagnostics_line, format_table, write_outputs
+from raybo.app.results import TuningRun
+from raybo.app.rundir import (
     RUN_FILE,
     RunDirError,
     check_writable,
@@ -32,7 +26,9 @@ from raybo.rundir import (
     timestamp,
     write_run_file,
 )
+from raybo.app.tuning import run_tuning, trial_dirname, with_resources
 
+CONFIG_KEYS = ("seed", "epochs", "data", "optim", "model")  # trainables.default_config's keys
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
 # Options of `raybo tune` stored in run.json and passed back to run_tuning on resume.
 TUNE_OPTIONS = ("arch", "trials", "concurrent", "epochs", "cpus_per_trial", "gpus_per_trial",
@@ -99,7 +95,7 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     import ray
     from ray import tune
 
-    from raybo.progress import ray_init_kwargs
+    from raybo.app.progress import ray_init_kwargs
 
     opts = info["options"]
     experiments: dict[str, str] = info["experiments"]
@@ -203,9 +199,8 @@ def _train(args: argparse.Namespace, config: dict[str, Any], run_dir: Path) -> i
     import ray
     from ray import tune
 
-    from raybo.capacity import check_trial_fits
-    from raybo.cli import _trial_dirname, _with_resources
-    from raybo.progress import EpochLines, quiet_ray, ray_init_kwargs
+    from raybo.app.capacity import check_trial_fits
+    from raybo.app.progress import EpochLines, quiet_ray, ray_init_kwargs
     from trainables import get_trainable
 
     started = not ray.is_initialized()
@@ -218,9 +213,9 @@ def _train(args: argparse.Namespace, config: dict[str, Any], run_dir: Path) -> i
         print(f"raybo: training {args.arch} on {args.config}; run directory {run_dir}",
               flush=True)
         tuner = tune.Tuner(
-            _with_resources(get_trainable(args.arch), args.cpus_per_trial, args.gpus_per_trial),
+            with_resources(get_trainable(args.arch), args.cpus_per_trial, args.gpus_per_trial),
             param_space=config,
-            tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=_trial_dirname),
+            tune_config=tune.TuneConfig(num_samples=1, trial_dirname_creator=trial_dirname),
             run_config=tune.RunConfig(
                 name=f"{args.arch}-train", storage_path=str((run_dir / "ray_results").resolve()),
                 verbose=args.verbose, callbacks=[EpochLines()],

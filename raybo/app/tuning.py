@@ -1,164 +1,25 @@
-"""The ``raybo`` command: ``raybo tune ARCH`` tunes one of the bundled PyTorch trainables,
-``raybo resume DIR`` finishes an interrupted run, ``raybo train ARCH --config FILE`` trains one
-config (e.g. a run's best_config.json).
-
-Parsing and validation happen here with nothing heavy imported (torch and Ray load only once a
-run starts), so ``--help`` and bad options answer at once; every option error names the option.
-The Tune run (``run_tuning``, usable from Python) and its rows also live here; the end-of-run
-text and files in ``raybo/report.py``, progress lines in ``raybo/progress.py``, run directories
-in ``raybo/rundir.py``.
+"""The Tune run behind ``raybo tune`` and ``raybo resume``: ``run_tuning`` (usable from Python)
+tunes one bundled trainable with GP or random search and returns a ``TuningRun`` whose rows are
+read back from the experiment's saved state. Ray, torch and the trainables load only inside the
+functions, so the command's parser can import the constants here at no cost.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import re
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlparse
 
-from raybo.report import TuningRun
-from raybo.rundir import RunDirError
-from trainables.metrics import DEFAULT_KIND, METRICS, TOKEN_ONLY, metrics_for
+from raybo.app.results import TuningRun
+from trainables.metrics import METRICS
 
 ARCHS = ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer")
 SEARCHERS = ("gp", "random")
-ACQUISITIONS = ("logei", "ei", "pi", "ucb")
 DEFAULT_TRIALS = 12  # the no-option run finishes in a few minutes on 2 cores
 DEFAULT_EPOCHS = 5
-CONFIG_KEYS = ("seed", "epochs", "data", "optim", "model")  # trainables.default_config's keys
-# run_tuning's parameter names -> the options a user typed, for errors raised below the CLI
-OPTION_OF = {"cpus_per_trial": "--cpus-per-trial", "gpus_per_trial": "--gpus-per-trial",
-             "max_failures": "--max-failures", "concurrent": "--concurrent",
-             "trials": "--trials", "epochs": "--epochs", "storage": "--storage"}
-
-METRIC_HELP = (f"result key to optimize: {', '.join(m for m in METRICS if m not in TOKEN_ONLY)}"
-               f"; also {', '.join(sorted(TOKEN_ONLY))} for "
-               f"{'/'.join(a for a, k in DEFAULT_KIND.items() if k != 'image')} "
-               "(default val_loss)")
 
 
-# ------------------------------------------------------------------ arguments
-class _Parser(argparse.ArgumentParser):
-    """An option error is one line naming the option (argparse would print the whole usage
-    block first) and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="raybo", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("tune", help="tune a bundled PyTorch trainable with Ray Tune",
-                       description="Tune a bundled trainable; one line per finished trial, then "
-                       "a table, trials.csv/json, best_config.json and plots in the run "
-                       "directory (see --out). Ctrl-C stops it; `raybo resume DIR` finishes it.")
-    p.add_argument("arch", choices=ARCHS, help="architecture to tune")
-    p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help="number of trials")
-    p.add_argument("--concurrent", type=int, default=2, help="trials running at once")
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs per trial")
-    _resource_options(p)
-    p.add_argument("--searcher", choices=SEARCHERS, default="gp")
-    p.add_argument("--compare-random", action="store_true",
-                   help="also run random search at the same budget and concurrency, and draw "
-                   "both in trajectory.png")
-    p.add_argument("--acquisition", choices=ACQUISITIONS, default="logei")
-    p.add_argument("--metric", default="val_loss", help=METRIC_HELP)
-    p.add_argument("--mode", choices=("min", "max"), default=None,
-                   help="default: the metric's own (max for val_accuracy, else min)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the searcher and the training")
-    p.add_argument("--storage", default=None,
-                   help="Tune storage path or URI (default OUT/ray_results)")
-    p.add_argument("--asha", action="store_true", help="stop poor trials early (ASHA on epochs)")
-    p.add_argument("--max-failures", type=int, default=1, help="retries of a crashed trial")
-    p.add_argument("--out", default=None, help="run directory, new or empty (default: a new "
-                   "raybo_out/ARCH-SEARCHER-TIMESTAMP)")
-    _common_options(p)
-
-    r = sub.add_parser("resume", help="finish an interrupted `raybo tune` run",
-                       description="Resume the Tune experiment(s) of a run directory with "
-                       "Tuner.restore: finished trials are kept, unfinished ones continue from "
-                       "their last checkpoint, and the outputs are rewritten.")
-    r.add_argument("run_dir", help="the run directory (holds run.json)")
-    _common_options(r)
-
-    t = sub.add_parser("train", help="train one config, e.g. a run's best_config.json",
-                       description="Train one fixed config of a bundled trainable as a single "
-                       "Tune trial; prints every epoch and the final checkpoint.")
-    t.add_argument("arch", choices=ARCHS, help="architecture")
-    t.add_argument("--config", required=True, help="JSON file with the nested config")
-    t.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
-    _resource_options(t)
-    t.add_argument("--out", default=None, help="run directory (default: a new "
-                   "raybo_out/ARCH-train-TIMESTAMP)")
-    _common_options(t)
-    for s in (p, r, t):
-        s.set_defaults(subparser=s)  # so value errors print the subcommand's usage
-    return parser
-
-
-def _resource_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial")
-    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial (0.25 ok)")
-
-
-def _common_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--num-cpus", type=int, default=None, help="CPUs when starting Ray locally")
-    p.add_argument("--verbose", type=int, nargs="?", const=1, default=0, choices=(0, 1, 2),
-                   help="show Ray's own output (1) and every result (2)")
-
-
-def validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Reject bad option values with a one-line error naming the option (exit code 2)."""
-    parser = getattr(args, "subparser", parser)
-    for name in ("trials", "concurrent", "epochs"):
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
-            parser.error(f"--{name} must be >= 1, got {value}")
-    if hasattr(args, "cpus_per_trial"):
-        if not args.cpus_per_trial > 0:
-            parser.error(f"--cpus-per-trial must be > 0, got {args.cpus_per_trial}")
-        g = args.gpus_per_trial
-        if not g >= 0:
-            parser.error(f"--gpus-per-trial must be >= 0, got {g}")
-        if g > 1 and g != int(g):
-            parser.error(f"--gpus-per-trial above 1 must be a whole number of GPUs, got {g}")
-    if args.num_cpus is not None and args.num_cpus < 1:
-        parser.error(f"--num-cpus must be >= 1, got {args.num_cpus}")
-    if args.command != "tune":
-        return
-    if args.seed < 0:
-        parser.error(f"--seed must be >= 0, got {args.seed}")
-    if args.max_failures < 0:
-        parser.error(f"--max-failures must be >= 0, got {args.max_failures}")
-    valid = metrics_for(DEFAULT_KIND[args.arch])
-    if args.metric not in valid:
-        parser.error(f"--metric {args.metric!r}: {args.arch} reports {', '.join(valid)}")
-    if args.compare_random and args.searcher != "gp":
-        parser.error("--compare-random runs random search beside GP; drop --searcher random")
-    args.mode = args.mode or METRICS[args.metric]
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    validate(parser, args)
-    return args
-
-
-def cli_message(message: str) -> str:
-    """An error raised below the CLI, with Python parameter names replaced by the options a
-    user typed (``gpus_per_trial=0.5 exceeds ...`` -> ``--gpus-per-trial 0.5 exceeds ...``)."""
-    for name, option in OPTION_OF.items():
-        message = re.sub(rf"\b{name}=", f"{option} ", message)
-        message = re.sub(rf"\b{name}\b", option, message)
-    return message
-
-
-# ------------------------------------------------------------------ the Tune run
 def run_tuning(
     arch: str,
     *,
@@ -202,8 +63,8 @@ def run_tuning(
     from ray.tune.search import BasicVariantGenerator
 
     from raybo import GPSearch
-    from raybo.capacity import check_trial_fits
-    from raybo.progress import TrialProgress, quiet_ray, ray_init_kwargs
+    from raybo.app.capacity import check_trial_fits
+    from raybo.app.progress import TrialProgress, quiet_ray, ray_init_kwargs
     from trainables import default_space, get_trainable
 
     if arch not in ARCHS:
@@ -217,7 +78,7 @@ def run_tuning(
         ray.init(**{**ray_init_kwargs(verbose), **(ray_init or {})})
     check_trial_fits(cpus_per_trial, gpus_per_trial, names=option_names)
 
-    trainable = _with_resources(get_trainable(arch), cpus_per_trial, gpus_per_trial)
+    trainable = with_resources(get_trainable(arch), cpus_per_trial, gpus_per_trial)
     space = default_space(arch, epochs=epochs, data=data, seed=seed)
     if searcher == "gp":
         alg = GPSearch(acquisition=acquisition, seed=seed)
@@ -232,7 +93,7 @@ def run_tuning(
     scheduler = ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=1) if asha else None
     name = name or f"{arch}_{searcher}_seed{seed}"
     storage = str(storage or Path("raybo_out") / "ray_results")
-    if not _is_uri(storage):  # s3://, gs://, file://... go to Tune unchanged
+    if not is_uri(storage):  # s3://, gs://, file://... go to Tune unchanged
         storage = str(Path(storage).resolve())
     if resume:  # everything below comes back from the experiment directory
         tuner = tune.Tuner.restore(resume, trainable, resume_unfinished=True)
@@ -251,7 +112,7 @@ def run_tuning(
                 # 2 cores: ~10 s), more than a few embedded-data epochs; reuse keeps imports
                 # warm.
                 reuse_actors=True,
-                trial_dirname_creator=_trial_dirname,
+                trial_dirname_creator=trial_dirname,
             ),
             run_config=tune.RunConfig(
                 name=name,
@@ -268,7 +129,7 @@ def run_tuning(
         )
     with quiet_ray(verbose):
         grid = tuner.fit()
-    run = TuningRun(arch, metric, mode, searcher, [], grid, tuned=_tuned_keys(space),
+    run = TuningRun(arch, metric, mode, searcher, [], tuned=_tuned_keys(space),
                     budget=trials, concurrent=concurrent, experiment_path=grid.experiment_path,
                     max_running=callback.max_running if not resume else None)
     if searcher == "gp":
@@ -283,7 +144,7 @@ def _random_origin(trial_id: str) -> str:
     return "random"
 
 
-def _trial_dirname(trial: Any) -> str:
+def trial_dirname(trial: Any) -> str:
     """Short trial directory names (Tune's default appends every parameter value)."""
     return f"{trial.trainable_name}_{trial.trial_id}"
 
@@ -306,7 +167,7 @@ def _tuned_keys(space: dict[str, Any]) -> list[str]:
     return keys
 
 
-def _with_resources(fn: Any, cpus: float, gpus: float) -> Any:
+def with_resources(fn: Any, cpus: float, gpus: float) -> Any:
     """``tune.with_resources`` stores the request as an attribute of the function it is given;
     wrap first, so the shared ``trainables`` functions stay unmodified for other callers."""
     from ray import tune
@@ -318,7 +179,7 @@ def _with_resources(fn: Any, cpus: float, gpus: float) -> Any:
     return tune.with_resources(trial, {"cpu": cpus, "gpu": gpus})
 
 
-def _is_uri(path: str) -> bool:
+def is_uri(path: str) -> bool:
     """``scheme://...`` as Tune's storage (pyarrow.fs) reads it; a one-letter scheme is a
     Windows drive, not a URI."""
     return len(urlparse(path).scheme) > 1
@@ -350,7 +211,7 @@ def _rows(grid: Any, metric: str, origin_of: Any) -> list[dict[str, Any]]:
     (ids, statuses, order) and the ResultGrid (last report, config, exception)."""
     from ray.tune import ExperimentAnalysis
 
-    from raybo.progress import creation_order
+    from raybo.app.progress import creation_order
 
     trials = creation_order(ExperimentAnalysis(grid.experiment_path).trials)
     by_path = {str(r.path): r for r in grid}
@@ -385,31 +246,3 @@ def _first_line(error: Any) -> str:
         return ""
     lines = [ln for ln in str(error).splitlines() if ln.strip()]
     return lines[-1].strip() if lines else type(error).__name__
-
-
-# ------------------------------------------------------------------ entry point
-def main(argv: list[str] | None = None) -> int:
-    """``raybo`` console script; returns the exit code (2: bad option, checked before Ray)."""
-    from raybo import commands
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    validate(parser, args)
-    try:
-        if args.command == "tune":
-            plan = commands.plan_tune(args)
-        elif args.command == "resume":
-            plan = commands.plan_resume(args)
-        else:
-            plan = commands.plan_train(args)
-    except (RunDirError, ValueError) as err:
-        args.subparser.error(str(err))
-    try:
-        return plan()
-    except ValueError as err:  # raised before any trial ran (resources, restore arguments)
-        print(f"raybo {args.command}: error: {cli_message(str(err))}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from raybo.report import TuningRun, band_coverage, bands
+from raybo.app.results import TuningRun, band_coverage, bands
 
 LOG_SPAN = 10.0  # log y once positive values span more than a decade
 # origin -> (marker, colour, legend label)
@@ -104,7 +104,7 @@ def trajectory_figure(runs: Sequence[TuningRun]) -> Any:
 
 def diagnostics_figure(run: TuningRun) -> Any:
     """Observed vs leave-one-out prediction with each trial's 95% band, all in metric units;
-    the title's count is computed from these same bands (``report.band_coverage``)."""
+    the title's count is computed from these same bands (``results.band_coverage``)."""
     d = run.diagnostics
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5.5))

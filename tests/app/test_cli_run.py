@@ -18,8 +18,9 @@ import pytest
 import ray
 from conftest import ray_tmp
 
-from raybo.cli import main, run_tuning
-from raybo.report import diagnostics_line, write_outputs
+from raybo.app.cli import main
+from raybo.app.report import diagnostics_line, write_outputs
+from raybo.app.tuning import run_tuning
 
 pytestmark = pytest.mark.ray
 

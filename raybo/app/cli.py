@@ -1,0 +1,178 @@
+"""The ``raybo`` command: ``raybo tune ARCH`` tunes one of the bundled PyTorch trainables,
+``raybo resume DIR`` finishes an interrupted run, ``raybo train ARCH --config FILE`` trains one
+config (e.g. a run's best_config.json).
+
+Parsing and validation happen here with nothing heavy imported (torch and Ray load only once a
+run starts), so ``--help`` and bad options answer at once; every option error names the option.
+What each subcommand then does is in ``commands.py``; the Tune run (``run_tuning``, usable from
+Python) in ``tuning.py``; the end-of-run text and files in ``report.py``, progress lines in
+``progress.py``, run directories in ``rundir.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import NoReturn
+
+from raybo.app.rundir import RunDirError
+from raybo.app.tuning import ARCHS, DEFAULT_EPOCHS, DEFAULT_TRIALS, SEARCHERS
+from trainables.metrics import DEFAULT_KIND, METRICS, TOKEN_ONLY, metrics_for
+
+ACQUISITIONS = ("logei", "ei", "pi", "ucb")
+# run_tuning's parameter names -> the options a user typed, for errors raised below the CLI
+OPTION_OF = {"cpus_per_trial": "--cpus-per-trial", "gpus_per_trial": "--gpus-per-trial",
+             "max_failures": "--max-failures", "concurrent": "--concurrent",
+             "trials": "--trials", "epochs": "--epochs", "storage": "--storage"}
+
+METRIC_HELP = (f"result key to optimize: {', '.join(m for m in METRICS if m not in TOKEN_ONLY)}"
+               f"; also {', '.join(sorted(TOKEN_ONLY))} for "
+               f"{'/'.join(a for a, k in DEFAULT_KIND.items() if k != 'image')} "
+               "(default val_loss)")
+
+
+# ------------------------------------------------------------------ arguments
+class _Parser(argparse.ArgumentParser):
+    """An option error is one line naming the option (argparse would print the whole usage
+    block first) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="raybo", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("tune", help="tune a bundled PyTorch trainable with Ray Tune",
+                       description="Tune a bundled trainable; one line per finished trial, then "
+                       "a table, trials.csv/json, best_config.json and plots in the run "
+                       "directory (see --out). Ctrl-C stops it; `raybo resume DIR` finishes it.")
+    p.add_argument("arch", choices=ARCHS, help="architecture to tune")
+    p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, help="number of trials")
+    p.add_argument("--concurrent", type=int, default=2, help="trials running at once")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs per trial")
+    _resource_options(p)
+    p.add_argument("--searcher", choices=SEARCHERS, default="gp")
+    p.add_argument("--compare-random", action="store_true",
+                   help="also run random search at the same budget and concurrency, and draw "
+                   "both in trajectory.png")
+    p.add_argument("--acquisition", choices=ACQUISITIONS, default="logei")
+    p.add_argument("--metric", default="val_loss", help=METRIC_HELP)
+    p.add_argument("--mode", choices=("min", "max"), default=None,
+                   help="default: the metric's own (max for val_accuracy, else min)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the searcher and the training")
+    p.add_argument("--storage", default=None,
+                   help="Tune storage path or URI (default OUT/ray_results)")
+    p.add_argument("--asha", action="store_true", help="stop poor trials early (ASHA on epochs)")
+    p.add_argument("--max-failures", type=int, default=1, help="retries of a crashed trial")
+    p.add_argument("--out", default=None, help="run directory, new or empty (default: a new "
+                   "raybo_out/ARCH-SEARCHER-TIMESTAMP)")
+    _common_options(p)
+
+    r = sub.add_parser("resume", help="finish an interrupted `raybo tune` run",
+                       description="Resume the Tune experiment(s) of a run directory with "
+                       "Tuner.restore: finished trials are kept, unfinished ones continue from "
+                       "their last checkpoint, and the outputs are rewritten.")
+    r.add_argument("run_dir", help="the run directory (holds run.json)")
+    _common_options(r)
+
+    t = sub.add_parser("train", help="train one config, e.g. a run's best_config.json",
+                       description="Train one fixed config of a bundled trainable as a single "
+                       "Tune trial; prints every epoch and the final checkpoint.")
+    t.add_argument("arch", choices=ARCHS, help="architecture")
+    t.add_argument("--config", required=True, help="JSON file with the nested config")
+    t.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    _resource_options(t)
+    t.add_argument("--out", default=None, help="run directory (default: a new "
+                   "raybo_out/ARCH-train-TIMESTAMP)")
+    _common_options(t)
+    for s in (p, r, t):
+        s.set_defaults(subparser=s)  # so value errors print the subcommand's usage
+    return parser
+
+
+def _resource_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial (0.25 ok)")
+
+
+def _common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs when starting Ray locally")
+    p.add_argument("--verbose", type=int, nargs="?", const=1, default=0, choices=(0, 1, 2),
+                   help="show Ray's own output (1) and every result (2)")
+
+
+def validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Reject bad option values with a one-line error naming the option (exit code 2)."""
+    parser = getattr(args, "subparser", parser)
+    for name in ("trials", "concurrent", "epochs"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be >= 1, got {value}")
+    if hasattr(args, "cpus_per_trial"):
+        if not args.cpus_per_trial > 0:
+            parser.error(f"--cpus-per-trial must be > 0, got {args.cpus_per_trial}")
+        g = args.gpus_per_trial
+        if not g >= 0:
+            parser.error(f"--gpus-per-trial must be >= 0, got {g}")
+        if g > 1 and g != int(g):
+            parser.error(f"--gpus-per-trial above 1 must be a whole number of GPUs, got {g}")
+    if args.num_cpus is not None and args.num_cpus < 1:
+        parser.error(f"--num-cpus must be >= 1, got {args.num_cpus}")
+    if args.command != "tune":
+        return
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    if args.max_failures < 0:
+        parser.error(f"--max-failures must be >= 0, got {args.max_failures}")
+    valid = metrics_for(DEFAULT_KIND[args.arch])
+    if args.metric not in valid:
+        parser.error(f"--metric {args.metric!r}: {args.arch} reports {', '.join(valid)}")
+    if args.compare_random and args.searcher != "gp":
+        parser.error("--compare-random runs random search beside GP; drop --searcher random")
+    args.mode = args.mode or METRICS[args.metric]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    validate(parser, args)
+    return args
+
+
+def cli_message(message: str) -> str:
+    """An error raised below the CLI, with Python parameter names replaced by the options a
+    user typed (``gpus_per_trial=0.5 exceeds ...`` -> ``--gpus-per-trial 0.5 exceeds ...``)."""
+    for name, option in OPTION_OF.items():
+        message = re.sub(rf"\b{name}=", f"{option} ", message)
+        message = re.sub(rf"\b{name}\b", option, message)
+    return message
+
+
+# ------------------------------------------------------------------ entry point
+def main(argv: list[str] | None = None) -> int:
+    """``raybo`` console script; returns the exit code (2: bad option, checked before Ray)."""
+    from raybo.app import commands
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    validate(parser, args)
+    try:
+        if args.command == "tune":
+            plan = commands.plan_tune(args)
+        elif args.command == "resume":
+            plan = commands.plan_resume(args)
+        else:
+            plan = commands.plan_train(args)
+    except (RunDirError, ValueError) as err:
+        args.subparser.error(str(err))
+    try:
+        return plan()
+    except ValueError as err:  # raised before any trial ran (resources, restore arguments)
+        print(f"raybo {args.command}: error: {cli_message(str(err))}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
