@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from benchmarks.conditional import Canon, Cat, Choice, Num, Option, Tree, TreeProblem
+from benchmarks.treespace import Canon, Cat, Choice, Num, Option, Tree, TreeProblem
 
 N_SAMPLES = 600  # stratified subsample of digits: keeps one evaluation well under 1 s
 N_FOLDS = 3
