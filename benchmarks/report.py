@@ -16,7 +16,7 @@ from benchmarks.store import load_records
 REGRET_FLOOR = 1e-8  # log-plot floor; tables show the unfloored values
 TIME_POINTS = (20, 60, 100)  # observation counts for the suggest-time table
 TIME_WINDOW = 5  # suggests with point - window <= n_obs <= point count towards a point;
-# one-sided because a budget of 60 ends with suggests at ~56 observations (W - 1 pending)
+# one-sided because a run's last suggests see budget - (W - 1) observations
 DIVERSITY_W = 16
 
 Group = tuple[str, str, int]

@@ -10,7 +10,7 @@ standard-error band) and ``results.json`` (every curve) to ``--out``.
     python benchmarks/trainables_bench.py --quick    # smoke test, about a minute or two
     python benchmarks/trainables_bench.py --report-only   # table + plot from results.json
 
-    # schedulers (issue 14): multi-fidelity GPSearch + ASHA against GPSearch + ASHA as before,
+    # schedulers: multi-fidelity GPSearch + ASHA against GPSearch + ASHA as before,
     # GPSearch alone, random + ASHA, TuneBOHB + HyperBandForBOHB, TPE + ASHA; a budget of
     # trials x epochs epochs per run (benchmarks/schedulers.py does the work)
     python benchmarks/trainables_bench.py --schedulers --archs cnn gru transformer --epochs 9

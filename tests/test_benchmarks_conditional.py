@@ -1,5 +1,6 @@
-"""benchmarks/conditional.py, treespace.py and cash.py: optima where stated, tree and flat variants agree,
-random search resolves nested spaces as Tune does, and peers that cannot nest are skipped."""
+"""benchmarks/conditional.py, treespace.py and cash.py: optima where stated, tree and flat
+variants agree, random search resolves nested spaces as Tune does, and peers that cannot nest
+are skipped."""
 
 from __future__ import annotations
 
