@@ -4,8 +4,9 @@
     python -m benchmarks.compact --delete benchmarks/results/*/      # and remove raw/ after
 
 Runs already in the folder's ``runs.jsonl.gz`` stay; a raw file of the same key replaces its
-line.  Lines are written in file-name order.  Before anything is deleted the new file is read
-back and compared record by record with the raw files.
+line.  Lines are written in file-name order.  A trainables folder (``results.json`` holding
+``{"args", "runs"}``) becomes ``runs.jsonl.gz`` plus ``settings.json``.  Before anything is
+deleted the new file is read back and compared record by record with the old files.
 """
 
 from __future__ import annotations
@@ -39,6 +40,19 @@ def compact(folder: Path, delete: bool = False) -> tuple[int, int]:
     return len(paths), n
 
 
+def compact_trainables(folder: Path, delete: bool = False) -> int:
+    """``results.json`` -> ``runs.jsonl.gz`` (its runs, in order) + ``settings.json`` (its args)."""
+    saved = json.loads((folder / "results.json").read_text())
+    store = RunStore(folder)
+    n = store.write_all(saved["runs"])
+    if store.records() != saved["runs"]:
+        raise RuntimeError(f"{store.path}: runs do not read back equal")
+    (folder / "settings.json").write_text(json.dumps(saved["args"], indent=1))
+    if delete:
+        (folder / "results.json").unlink()
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.compact",
                                 description=__doc__.split("\n")[0])
@@ -46,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--delete", action="store_true", help="remove the raw files once verified")
     args = p.parse_args(argv)
     for folder in map(Path, args.folders):
+        if (folder / "results.json").is_file():
+            n = compact_trainables(folder, args.delete)
+            print(f"{folder}: results.json -> {n} runs in {RunStore(folder).path.name}")
+            continue
         if not (folder / "raw").is_dir():
             print(f"{folder}: no raw/, skipped")
             continue
