@@ -3,9 +3,9 @@
     python -m benchmarks.ablate --out benchmarks/results/ablations --base gp \\
         --arms gp~issued_design,gp~roulette --workers 4,16
 
-Reads ``<out>/raw/<problem>__<searcher>__w<W>__s<seed>.json`` (written by ``benchmarks.run``)
-and compares final simple regret seed by seed (same seed = same design points and the same
-simulated durations until the searchers' suggestions differ). A cell *loses* when the arm's
+Reads the runs of ``<out>`` (``runs.jsonl.gz``, written by ``benchmarks.run``) and compares
+final simple regret seed by seed (same seed = same design points and the same simulated
+durations until the searchers' suggestions differ). A cell *loses* when the arm's
 median regret is more than ``LOSS_RATIO`` times the base's AND the arm is worse in more than
 half of the paired seeds; it *wins* in the mirror case. The adoption rule (benchmarks/README.md):
 an arm may replace the base only if it loses on at most one problem x W cell.
@@ -14,23 +14,21 @@ an arm may replace the base only if it loses on at most one problem x W cell.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-# Regret medians within 10% are seed noise at 10 seeds (the committed W=1 vs W=4 table has
-# pairs 10-30% apart with no systematic cause).
-LOSS_RATIO = 1.1
+from benchmarks.store import load_records
+
+LOSS_RATIO = 1.1  # medians within 10% count as seed noise (benchmarks/README.md, "Ablations")
 
 
 def load(out: Path) -> dict[tuple[str, str, int], dict[int, float]]:
     """(problem, searcher, W) -> {seed: final best regret}."""
     runs: dict[tuple[str, str, int], dict[int, float]] = defaultdict(dict)
-    for path in sorted((out / "raw").glob("*.json")):
-        rec = json.loads(path.read_text())
+    for rec in load_records(out):
         evals = rec["evaluations"]
         if not evals:
             continue
@@ -84,7 +82,7 @@ def table(runs, base: str, arms: list[str], workers: list[int]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.ablate", description=__doc__.split(
         "\n")[0])
-    p.add_argument("--out", required=True, help="results folder with raw/")
+    p.add_argument("--out", required=True, help="results folder (runs.jsonl.gz)")
     p.add_argument("--base", default="gp", help="searcher name of the base arm")
     p.add_argument("--arms", required=True, help="comma list of searcher names to compare")
     p.add_argument("--workers", default="4,16", help="comma list of W")

@@ -3,7 +3,7 @@
 Choose a classifier family, then its hyperparameters; the value is the 3-fold cross-validated
 log-loss (minimized) on a fixed stratified subsample of 600 of the 1797 bundled 8x8 digit images
 (pixels / 16).  Folds, subsample and every model's ``random_state`` are fixed, so a config has
-one value; one evaluation takes 0.02-0.7 CPU s on one core.
+one value (cost per evaluation: benchmarks/README.md, "Conditional spaces").
 
 Families (Tune samples each with probability 1/5):
 * ``logreg``: ``LogisticRegression(C)``;
@@ -25,16 +25,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from benchmarks.conditional import Canon, Cat, Choice, Num, Option, Tree, TreeProblem
+from benchmarks.treespace import Canon, Cat, Choice, Num, Option, Tree, TreeProblem
 
 N_SAMPLES = 600  # stratified subsample of digits: keeps one evaluation well under 1 s
 N_FOLDS = 3
 N_TREES = 30  # extra_trees: fixed, so that its cost stays below 1 s at max_features = 1
 MAX_ITER = 1000  # LogisticRegression (lbfgs): converges for C <= 1e3 on these features
-# lbfgs's default tol = 1e-4 stops after ~20 iterations on the Nystroem features at C = 1e3, and
-# the log-loss then jumps by ~1e-3 between gammas 1% apart; at 1e-6 (~60 iterations) it varies
-# smoothly on the same slice, for 1.5x the cost.
-LR_TOL = 1e-6
+LR_TOL = 1e-6  # lbfgs tol: smooth in gamma where the default is not (README "Conditional spaces")
 SEED = 0
 
 _SVC_KERNEL = Choice(
@@ -90,8 +87,7 @@ CASH_TREE = Tree(
     ]
 )
 
-# Best of the offline search (see the module docstring; results/conditional/cash_optimum.json, run
-# with --tune 200 --per-leaf 60 --leaves 2 --starts 2 --polish 1: 2131 evaluations, 440 CPU s);
+# Best of the offline search (results/conditional/cash_optimum.json; settings in the README);
 # regret = value - CASH_F_STAR.
 CASH_F_STAR = 0.10522123012835934
 CASH_ARGMIN: Canon = {

@@ -34,8 +34,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.cash import CASH_TREE, cash_objective  # noqa: E402
-from benchmarks.conditional import Canon, Cat, Choice  # noqa: E402
 from benchmarks.peers import RandomSearcher  # noqa: E402
+from benchmarks.treespace import Canon, Cat, Choice  # noqa: E402
 
 TREE = CASH_TREE
 COLUMNS = dict(TREE.columns)  # flat name -> node

@@ -1,5 +1,5 @@
-"""The conditional-space comparison (issue 13): tables against the issue's targets and one
-trajectory panel per problem, from the raw runs of ``benchmarks.run``.
+"""The conditional-space comparison: tables against its targets and one trajectory panel per
+problem, from the runs of ``benchmarks.run``.
 
     python -m benchmarks.conditional_report --out benchmarks/results/conditional
     python -m benchmarks.conditional_report --out ... --copy gp=gp-fixed   # keep a baseline
@@ -9,24 +9,24 @@ A *series* is (problem, searcher) where runs on ``<problem>_flat`` count as the 
 ``unit`` map, so its regrets are directly comparable.  Writes ``targets.md`` and
 ``trajectory_by_problem.png`` next to ``summary.md``.
 
-``--copy gp=gp-fixed`` copies the tree problems' raw ``gp`` runs to searcher ``gp-fixed`` (the
-searcher field rewritten) so that a later GP can be compared with today's, which holds inactive
+``--copy gp=gp-fixed`` appends copies of the tree problems' ``gp`` runs as searcher ``gp-fixed``
+(the searcher field rewritten) so that a later GP can be compared with today's, which holds inactive
 parameters at a fixed value.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.report import REGRET_FLOOR, best_curve, evals_to_target, load_runs, regret_at
+from benchmarks.store import RunStore, load_records
 
 BASES = ("tree_a", "tree_b", "cash")
 FLAT = " (flat)"
-SYNTHETIC = ("tree_a", "tree_b")  # where the issue's ">= 100x below random" target applies
+SYNTHETIC = ("tree_a", "tree_b")  # where the ">= 100x below random" target applies
 RANDOM_RATIO_TARGET = 100.0
 COST_RATIO_TARGET = 1.5
 W = 4
@@ -107,7 +107,7 @@ def problem_table(groups: dict, base: str) -> list[str]:
 
 
 def target_table(groups: dict, gp: str) -> list[str]:
-    """The issue's targets for searcher ``gp`` on the tree spaces."""
+    """The targets for searcher ``gp`` on the tree spaces (benchmarks/README.md)."""
     med = {key: float(np.median(final(runs))) for key, runs in groups.items()}
     lines = [
         f"### `{gp}` against the issue's targets (median regret at budget, W = {W}; "
@@ -242,15 +242,13 @@ def plot(groups: dict, path: Path) -> None:
 
 
 def copy_searcher(out: Path, src: str, dst: str) -> int:
-    """Copy the tree problems' raw runs of ``src`` to searcher ``dst``; returns the count."""
-    n = 0
-    for path in sorted((out / "raw").glob(f"*__{src}__w*.json")):
-        run = json.loads(path.read_text())
+    """Append copies of the tree problems' runs of ``src`` as searcher ``dst``; returns the
+    count."""
+    store, n = RunStore(out), 0
+    for run in load_records(out):
         if run["problem"] not in BASES or run["searcher"] != src:
             continue
-        run["searcher"] = dst
-        target = path.with_name(path.name.replace(f"__{src}__", f"__{dst}__"))
-        target.write_text(json.dumps(run))
+        store.append({**run, "searcher": dst})
         n += 1
     return n
 
@@ -258,7 +256,7 @@ def copy_searcher(out: Path, src: str, dst: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.conditional_report")
     p.add_argument("--out", default="benchmarks/results/conditional")
-    p.add_argument("--copy", help="SRC=DST: copy the tree problems' raw runs of searcher SRC")
+    p.add_argument("--copy", help="SRC=DST: copy the tree problems' runs of searcher SRC")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.copy:
@@ -268,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"copied {copy_searcher(out, src, dst)} runs of {src} to {dst}")
     groups = series(out)
     if not groups:
-        raise SystemExit(f"no runs of {', '.join(BASES)} at W={W} under {out / 'raw'}")
+        raise SystemExit(f"no runs of {', '.join(BASES)} at W={W} in {out}")
     (out / "targets.md").write_text(markdown(groups))
     plot(groups, out / "trajectory_by_problem.png")
     print(f"wrote {out / 'targets.md'} and {out / 'trajectory_by_problem.png'}")

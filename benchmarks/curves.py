@@ -93,8 +93,8 @@ _BRANIN_MIN = 0.397887357729738
 
 
 def _branin_lc_g(u: np.ndarray) -> float:
-    # log1p keeps Branin's basins (linear near 0) and squeezes its 300-fold range to what
-    # validation losses span (0 .. 5.7, median ~3.2), comparable to the gap of the curves.
+    # log1p keeps Branin's basins (linear near 0) and squeezes its range to what validation
+    # losses span, comparable to the gap of the curves (figures: README "Schedulers").
     return math.log1p(_branin_unit(u) - _BRANIN_MIN)
 
 
@@ -116,7 +116,7 @@ def _mislead_tau(u: np.ndarray) -> float:
 
 
 def _hartmann6_g(u: np.ndarray) -> float:
-    return hartmann6(u) + 3.32236801141551  # 0 at the optimum; random points ~2.5-3.3
+    return hartmann6(u) + 3.32236801141551  # 0 at the optimum
 
 
 def _hartmann6_tau(u: np.ndarray) -> float:

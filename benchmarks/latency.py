@@ -32,20 +32,13 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks.peers import METRIC, available, make_searcher  # noqa: E402
-from benchmarks.problems import get_problem  # noqa: E402
-
-
-def _gp_with(engine: dict, problem, seed: int):
-    from raybo import EngineOptions, GPSearch
-
-    searcher = GPSearch(seed=seed, engine=EngineOptions(**engine))
-    searcher.set_search_properties(METRIC, "min", problem.space)
-    return searcher
-
-
-# gp timing modes -> engine options (see the module doc)
-GP_MODES = {"gp[fit]": {"refit_growth": 0.0}, "gp[nofit]": {"refit_growth": 1e9, "refit_always": 0}}
+from benchmarks.registry import GP_TIMING_MODES as GP_MODES  # noqa: E402
+from benchmarks.registry import (  # noqa: E402
+    METRIC,
+    available,
+    get_problem,
+    make_searcher,
+)
 
 
 def measure(name: str, n: int, pending: int, repeats: int, seed: int = 0) -> dict:
@@ -54,10 +47,7 @@ def measure(name: str, n: int, pending: int, repeats: int, seed: int = 0) -> dic
 
     torch.set_num_threads(1)
     problem = get_problem("hartmann6")
-    if name in GP_MODES:
-        searcher = _gp_with(GP_MODES[name], problem, seed)
-    else:
-        searcher = make_searcher(name, problem, seed, pending + 1)
+    searcher = make_searcher(name, problem, seed, pending + 1)
     rng = np.random.default_rng(seed)
     for _ in range(n - 1):
         config = {f"x{i}": float(rng.uniform()) for i in range(problem.dim)}

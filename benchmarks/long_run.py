@@ -36,7 +36,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks.problems import get_problem  # noqa: E402
+from benchmarks.registry import get_problem  # noqa: E402
 from raybo import GPSearch  # noqa: E402
 
 METRIC = "value"

@@ -1,27 +1,38 @@
 """Searcher factories: raybo's GPSearch variants and the Ray Tune peers, one seed each.
 
-Every factory returns a ``Searcher`` whose search properties are already set the way Tune
-sets them (``set_search_properties(metric, mode, space)``).  Peers are optional
-dependencies: ``available(name)`` says whether one can be built here, and why not.
-Each peer runs at its documented recommended settings (see benchmarks/README.md).
+Every factory takes a ``Setting`` (seed, worker count, metric, a trial's maximum resource) and
+returns an unconfigured ``Searcher``; ``benchmarks.registry`` names them, knows which optional
+modules each needs, and sets the search space.  Each peer runs at its documented recommended
+settings (benchmarks/README.md, "Peer settings").
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from ray.tune.search import Searcher
-from ray.tune.search.sample import Categorical, Domain
 from ray.tune.search.variant_generator import assign_value, parse_spec_vars
-
-from benchmarks.problems import Problem
 
 METRIC = "loss"
 MODE = "min"
 MAX_NESTING = 50  # RandomSearcher passes over a nested space: a guard, far above real depths
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a factory may use: the seed, the concurrent workers W, the metric Tune reports
+    and ``max_t``, a trial's maximum resource (epochs; multi-fidelity searchers only)."""
+
+    seed: int
+    workers: int = 1
+    metric: str = METRIC
+    max_t: int | None = None
+
+
+Factory = Callable[[Setting], Searcher]
 
 
 class RandomSearcher(Searcher):
@@ -60,153 +71,80 @@ class RandomSearcher(Searcher):
         pass
 
 
-def _gp(acquisition: str | None, variant: str | None = None
-        ) -> Callable[[Problem, int, int], Searcher]:
-    def build(problem: Problem, seed: int, workers: int) -> Searcher:
+def gp(acquisition: str | None = None, engine: dict | None = None, **gp_kwargs) -> Factory:
+    """raybo's ``GPSearch`` with an acquisition, ``EngineOptions(**engine)`` and other
+    constructor arguments."""
+
+    def build(s: Setting) -> Searcher:
         from raybo import EngineOptions, GPSearch
 
-        kwargs = {} if acquisition is None else {"acquisition": acquisition}
-        if variant is not None:
-            from benchmarks.ablations import VARIANTS
-
-            kwargs["engine"] = EngineOptions(**VARIANTS[variant])
-        return GPSearch(seed=seed, **kwargs)
+        kwargs = dict(gp_kwargs)
+        if acquisition is not None:
+            kwargs["acquisition"] = acquisition
+        if engine is not None:
+            kwargs["engine"] = EngineOptions(**engine)
+        return GPSearch(seed=s.seed, **kwargs)
 
     return build
 
 
-def _random(problem: Problem, seed: int, workers: int) -> Searcher:
-    return RandomSearcher(seed=seed)
+def gp_multi_fidelity(s: Setting) -> Searcher:
+    """GPSearch on every epoch's report (``resource_attr="training_iteration"``)."""
+    from raybo import GPSearch
+
+    return GPSearch(seed=s.seed, resource_attr="training_iteration", max_resource=s.max_t)
 
 
-def _optuna_tpe(problem: Problem, seed: int, workers: int) -> Searcher:
+def random_search(s: Setting) -> Searcher:
+    return RandomSearcher(seed=s.seed, metric=s.metric)  # Tune checks results for its metric
+
+
+def optuna_tpe(s: Setting) -> Searcher:
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Optuna >= 4: multivariate TPE with constant_liar (running trials) is the default.
-    return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=seed), seed=seed)
+    return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=s.seed), seed=s.seed)
 
 
-def _optuna_gp(problem: Problem, seed: int, workers: int) -> Searcher:
+def optuna_gp(s: Setting) -> Searcher:
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # The benchmark objectives are noise-free, which GPSampler's docs say to declare.
-    sampler = optuna.samplers.GPSampler(seed=seed, deterministic_objective=True)
-    return OptunaSearch(sampler=sampler, seed=seed)
+    sampler = optuna.samplers.GPSampler(seed=s.seed, deterministic_objective=True)
+    return OptunaSearch(sampler=sampler, seed=s.seed)
 
 
-def _hebo(problem: Problem, seed: int, workers: int) -> Searcher:
+def hebo(s: Setting) -> Searcher:
     from ray.tune.search.hebo import HEBOSearch
 
     # HEBO proposes batches of max_concurrent points and waits for the whole batch.
-    return HEBOSearch(random_state_seed=seed, max_concurrent=workers)
+    return HEBOSearch(random_state_seed=s.seed, max_concurrent=s.workers)
 
 
-def _hyperopt(problem: Problem, seed: int, workers: int) -> Searcher:
+def hyperopt(s: Setting) -> Searcher:
     from ray.tune.search.hyperopt import HyperOptSearch
 
     # TPE with hyperopt's defaults (20 random startup points, 24 EI candidates).
-    return HyperOptSearch(random_state_seed=seed)
+    return HyperOptSearch(random_state_seed=s.seed)
 
 
-def _bayesopt(problem: Problem, seed: int, workers: int) -> Searcher:
+def bayesopt(s: Setting) -> Searcher:
     from ray.tune.search.bayesopt import BayesOptSearch
 
-    return BayesOptSearch(random_state=seed)
+    return BayesOptSearch(random_state=s.seed)
 
 
-def _ax(problem: Problem, seed: int, workers: int) -> Searcher:
+def ax(s: Setting) -> Searcher:
     from ray.tune.search.ax import AxSearch
 
     return AxSearch()
 
 
-# name -> (factory, modules it needs, float-only)
-PEERS: dict[str, tuple[Callable[[Problem, int, int], Searcher], tuple[str, ...], bool]] = {
-    "gp": (_gp(None), ("raybo",), False),
-    "gp-ei": (_gp("ei"), ("raybo",), False),
-    "gp-pi": (_gp("pi"), ("raybo",), False),
-    "gp-ucb": (_gp("ucb"), ("raybo",), False),
-    "random": (_random, (), False),
-    "optuna-tpe": (_optuna_tpe, ("optuna",), False),
-    "hyperopt": (_hyperopt, ("hyperopt",), False),
-    "optuna-gp": (_optuna_gp, ("optuna", "greenlet"), False),
-    "hebo": (_hebo, ("hebo", "pymoo"), False),
-    "bayesopt": (_bayesopt, ("bayes_opt",), True),
-    "ax": (_ax, ("ax",), False),
-}
+def bohb(s: Setting) -> Searcher:
+    from ray.tune.search.bohb import TuneBOHB
 
-
-def _lookup(name: str):
-    """``PEERS[name]``, or for ``gp~VARIANT`` raybo with the engine options of
-    ``benchmarks.ablations.VARIANTS[VARIANT]`` (an ablation arm)."""
-    if name.startswith("gp~"):
-        from benchmarks.ablations import VARIANTS
-
-        variant = name[3:]
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown engine variant {variant!r}; known: {sorted(VARIANTS)}")
-        return _gp(None, variant), ("raybo",), False
-    return PEERS[name]
-
-
-# Searchers whose handling of a Tune space resolves domains inside `tune.choice` options
-# (conditional spaces).  Ray 2.60's OptunaSearch accepts such a space but suggests the inner
-# domains unresolved (checked by hand); HEBO, BayesOpt and Ax convert flat spaces only.
-NESTED_OK = {"gp", "gp-ei", "gp-pi", "gp-ucb", "random", "hyperopt"}
-
-
-def nested(space: object) -> bool:
-    """True if some ``tune.choice`` in ``space`` has an option holding a Tune domain."""
-    if isinstance(space, Categorical):
-        return any(_holds_domain(c) for c in space.categories)
-    if isinstance(space, dict):
-        return any(nested(v) for v in space.values())
-    if isinstance(space, (list, tuple)):
-        return any(nested(v) for v in space)
-    return False
-
-
-def _holds_domain(value: object) -> bool:
-    if isinstance(value, Domain):
-        return True
-    if isinstance(value, dict):
-        return any(_holds_domain(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_holds_domain(v) for v in value)
-    return False
-
-
-def available(name: str, problem: Problem) -> str | None:
-    """None if ``name`` can run on ``problem`` here, else the reason it is skipped."""
-    if name not in PEERS and not name.startswith("gp~"):
-        raise ValueError(f"searcher must be one of {sorted(PEERS)}, got {name!r}")
-    _, modules, float_only = _lookup(name)
-    if float_only and not problem.float_only:
-        return f"{name} supports float parameters only"
-    if name.split("~")[0] not in NESTED_OK and nested(problem.space):
-        return f"{name} cannot search domains inside tune.choice options (use {problem.name}_flat)"
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        return f"{name} needs {', '.join(missing)} (pip install -e '.[bench]')"
-    if name.startswith("gp"):
-        try:
-            from raybo import GPSearch  # noqa: F401
-        except ImportError as exc:
-            return f"{name}: raybo.GPSearch not importable ({exc})"
-    return None
-
-
-def make_searcher(
-    name: str, problem: Problem, seed: int, workers: int, *, set_space: bool = True
-) -> Searcher:
-    """Build searcher ``name`` for ``problem``; with ``set_space`` sets metric/mode/space as
-    Tune would (leave it False when Tune itself will pass the space)."""
-    factory = _lookup(name)[0]
-    searcher = factory(problem, seed, workers)
-    if set_space and not searcher.set_search_properties(METRIC, MODE, problem.space):
-        raise RuntimeError(f"{name}: set_search_properties refused the problem's space")
-    return searcher
+    return TuneBOHB(seed=s.seed)

@@ -195,16 +195,3 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
     "mixed": _mixed,
 }
 
-
-def get_problem(name: str) -> Problem:
-    """Build a problem by name (``PROBLEMS``, the conditional ones of ``conditional.py`` or the
-    scikit-learn tasks of ``realtasks.py``); raises ValueError naming the known problems."""
-    if name in PROBLEMS:
-        return PROBLEMS[name]()
-    from benchmarks.conditional import CONDITIONAL_PROBLEMS  # imports this module
-    from benchmarks.realtasks import REAL_TASKS  # scikit-learn tasks (a module of their own)
-
-    known = {**CONDITIONAL_PROBLEMS, **REAL_TASKS}
-    if name in known:
-        return known[name]()
-    raise ValueError(f"problem must be one of {sorted(PROBLEMS) + sorted(known)}, got {name!r}")

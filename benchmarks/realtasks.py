@@ -2,9 +2,9 @@
 
 They complement the synthetic suite where it is weakest: log-loss is heavy-tailed (a diverging
 SGD run scores 20+, a good model 0.1), the objective has mild noise-like roughness, and nothing
-in the engine was tuned on them (they were added after the engine's ablations were decided,
-as a robustness check, not a target). No optimum is known: ``f_star = 0`` (log-loss >= 0), so
-"regret" is the log-loss itself, and searchers are compared on the same seeds.
+in the engine was tuned on them (README, "A real tuning task"). No optimum is known:
+``f_star = 0`` (log-loss >= 0), so "regret" is the log-loss itself, and searchers are compared
+on the same seeds.
 
 Each evaluation takes well under a second on one core (small models, 3-fold CV, fixed folds).
 """

@@ -1,4 +1,4 @@
-"""Tables (summary.md) and plots from the raw run JSON files of one results folder.
+"""Tables (summary.md) and plots from the runs of one results folder (``runs.jsonl.gz``).
 
 A *group* is (problem, searcher, W); statistics are over the group's seeds.  Regret is
 simple regret f - f*, floored at ``REGRET_FLOOR`` only for log-scale plots.
@@ -6,26 +6,26 @@ simple regret f - f*, floored at ``REGRET_FLOOR`` only for log-scale plots.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.store import load_records
+
 REGRET_FLOOR = 1e-8  # log-plot floor; tables show the unfloored values
 TIME_POINTS = (20, 60, 100)  # observation counts for the suggest-time table
 TIME_WINDOW = 5  # suggests with point - window <= n_obs <= point count towards a point;
-# one-sided because a budget of 60 ends with suggests at ~56 observations (W - 1 pending)
+# one-sided because a run's last suggests see budget - (W - 1) observations
 DIVERSITY_W = 16
 
 Group = tuple[str, str, int]
 
 
 def load_runs(out: Path) -> dict[Group, list[dict]]:
-    """All raw runs under ``out/raw`` grouped by (problem, searcher, W), sorted by seed."""
+    """All runs of ``out`` grouped by (problem, searcher, W), sorted by seed."""
     groups: dict[Group, list[dict]] = defaultdict(list)
-    for path in sorted((out / "raw").glob("*.json")):
-        run = json.loads(path.read_text())
+    for run in load_records(out):
         groups[(run["problem"], run["searcher"], run["workers"])].append(run)
     for runs in groups.values():
         runs.sort(key=lambda r: r["seed"])
@@ -279,10 +279,10 @@ def plot_all(groups: dict[Group, list[dict]], out: Path) -> list[Path]:
 
 
 def write_report(out: Path) -> None:
-    """Write ``summary.md`` and the plots for all runs in ``out/raw``."""
+    """Write ``summary.md`` and the plots for all runs in ``out``."""
     out = Path(out)
     groups = load_runs(out)
     if not groups:
-        raise FileNotFoundError(f"no raw runs under {out / 'raw'}")
+        raise FileNotFoundError(f"no runs in {out}")
     (out / "summary.md").write_text(summary_markdown(groups))
     plot_all(groups, out)

@@ -3,11 +3,11 @@
     python -m benchmarks.run --problems branin,hartmann6 --searchers gp,random \
         --workers 4 --seeds 10 --budget auto --out benchmarks/results/<name> --jobs 2
 
-Each run writes ``<out>/raw/<problem>__<searcher>__w<W>__s<seed>.json`` as soon as it
-finishes; existing files are skipped (so an interrupted run resumes, and GP results can be
+Each run appends its record to ``<out>/runs.jsonl.gz`` (``benchmarks.store``) as soon as it
+finishes; runs already there are skipped (so an interrupted run resumes, and GP results can be
 recomputed with ``--force --searchers gp`` without touching the peers).  ``summary.md`` and
-the plots are rebuilt from every raw file in ``<out>`` at the end (``--report-only`` does
-just that).  Torch and BLAS are single-threaded in every run.
+the plots are rebuilt from every run in ``<out>`` at the end (``--report-only`` does just
+that).  Torch and BLAS are single-threaded in every run.
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # must precede the numpy/torch imports below
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import multiprocessing as mp  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from benchmarks.conditional import CONDITIONAL_PROBLEMS  # noqa: E402
-from benchmarks.problems import PROBLEMS, get_problem  # noqa: E402
+from benchmarks.registry import get_problem, problem_names  # noqa: E402
+from benchmarks.store import RunStore, record_key  # noqa: E402
 
 PROFILES = {
     # a smoke profile that exercises every code path in well under a minute
@@ -38,7 +37,7 @@ PROFILES = {
         "budget": "12",
     },
     "full": {
-        "problems": ",".join(PROBLEMS),
+        "problems": ",".join(problem_names("synthetic")),
         "searchers": "gp,gp-ei,gp-pi,gp-ucb,random,optuna-tpe,optuna-gp,hebo,bayesopt,ax",
         "workers": "1,4,16",
         "seeds": 10,
@@ -50,10 +49,6 @@ PROFILES = {
 def auto_budget(dim: int) -> int:
     """60 evaluations up to 6 dimensions, 100 above."""
     return 60 if dim <= 6 else 100
-
-
-def run_file(out: Path, problem: str, searcher: str, workers: int, seed: int) -> Path:
-    return out / "raw" / f"{problem}__{searcher}__w{workers}__s{seed}.json"
 
 
 def _versions() -> dict[str, str]:
@@ -70,12 +65,13 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def run_one(problem: str, searcher: str, workers: int, seed: int, budget: int, path: str) -> str:
-    """Run one (problem, searcher, W, seed) and write its JSON; returns a status line."""
+def run_one(problem: str, searcher: str, workers: int, seed: int, budget: int
+            ) -> tuple[dict, str]:
+    """Run one (problem, searcher, W, seed); returns its record and a status line."""
     import torch
 
-    from benchmarks.peers import make_searcher
     from benchmarks.protocol import run_protocol
+    from benchmarks.registry import make_searcher
 
     torch.set_num_threads(1)
     prob = get_problem(problem)
@@ -96,11 +92,9 @@ def run_one(problem: str, searcher: str, workers: int, seed: int, budget: int, p
         "versions": _versions(),
         **result.to_dict(),
     }
-    tmp = Path(path + ".tmp")
-    tmp.write_text(json.dumps(record))
-    tmp.replace(path)  # atomic: a half-written file never looks finished
     final = result.evaluations[-1].best_regret if result.evaluations else float("nan")
-    return f"{problem} {searcher} W={workers} seed={seed}: regret {final:.3g} ({wall:.0f} s)"
+    line = f"{problem} {searcher} W={workers} seed={seed}: regret {final:.3g} ({wall:.0f} s)"
+    return record, line
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -108,16 +102,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", choices=sorted(PROFILES), help="preset; explicit flags override")
     p.add_argument(
         "--problems",
-        help=f"comma list of {','.join(PROBLEMS)} or the conditional "
-        f"{','.join(CONDITIONAL_PROBLEMS)} (benchmarks/conditional.py)",
+        help=f"comma list of {','.join(problem_names())} (benchmarks/registry.py)",
     )
-    p.add_argument("--searchers", help="comma list, see benchmarks/peers.py")
+    p.add_argument("--searchers", help="comma list, see benchmarks/registry.py")
     p.add_argument("--workers", help="comma list of worker counts W, e.g. 1,4,16")
     p.add_argument("--seeds", help="number of seeds N (0..N-1) or a range A-B (inclusive)")
     p.add_argument("--budget", help="'auto' (60 evals for d <= 6, else 100) or an integer")
     p.add_argument("--out", default="benchmarks/results/latest", help="output folder")
     p.add_argument("--jobs", type=int, default=1, help="parallel processes (<= cores)")
-    p.add_argument("--force", action="store_true", help="rerun runs whose JSON exists")
+    p.add_argument("--force", action="store_true", help="rerun runs already in the store")
     p.add_argument("--report-only", action="store_true", help="only rebuild summary/plots")
     p.add_argument("--no-report", action="store_true", help="skip summary/plots")
     p.add_argument("--tune", action="store_true", help="run through real tune.run instead")
@@ -143,7 +136,8 @@ def _seeds(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     out = Path(args.out)
-    (out / "raw").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    store = RunStore(out)
     problems = [p for p in args.problems.split(",") if p]
     searchers = [s for s in args.searchers.split(",") if s]
     workers = [int(w) for w in args.workers.split(",") if w]
@@ -161,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if not args.report_only:
-        from benchmarks.peers import available
+        from benchmarks.registry import available
 
+        done = store.keys()
         jobs = []
         for problem in problems:
             prob = get_problem(problem)
@@ -174,21 +169,26 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 for w in workers:
                     for seed in seeds:
-                        path = run_file(out, problem, searcher, w, seed)
-                        if path.exists() and not args.force:
+                        key = record_key({"problem": problem, "searcher": searcher,
+                                          "workers": w, "seed": seed})
+                        if key in done and not args.force:
                             continue
-                        jobs.append((problem, searcher, w, seed, budget, str(path)))
+                        jobs.append((problem, searcher, w, seed, budget))
         print(f"{len(jobs)} runs to do", flush=True)
         t0 = time.perf_counter()
         if args.jobs == 1:
             for job in jobs:
-                print(run_one(*job), flush=True)
+                record, line = run_one(*job)
+                store.append(record)  # only this process writes the store
+                print(line, flush=True)
         else:
             ctx = mp.get_context("spawn")  # no forked torch/Ray state
             with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
                 futures = [pool.submit(run_one, *job) for job in jobs]
                 for fut in as_completed(futures):
-                    print(fut.result(), flush=True)
+                    record, line = fut.result()
+                    store.append(record)
+                    print(line, flush=True)
         print(f"done {len(jobs)} runs in {time.perf_counter() - t0:.0f} s wall", flush=True)
 
     if not args.no_report:

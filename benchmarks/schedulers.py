@@ -1,15 +1,15 @@
 """Searchers with schedulers through real Ray Tune: best final-fidelity value vs epochs consumed.
 
-Each *arm* is a searcher with a scheduler (issue 14):
+Each *arm* (``ARMS``) is a searcher of ``benchmarks.registry`` with a scheduler:
 
 | arm | searcher | scheduler |
 |---|---|---|
-| ``mfgp-asha`` | multi-fidelity GPSearch (default ``resource_attr="training_iteration"``) | ASHA |
-| ``gp-asha`` | GPSearch as before issue 14 (``resource_attr=None``: last value = result) | ASHA |
-| ``gp`` | GPSearch (default) | none: every trial trains to the end |
-| ``random-asha`` | seeded random sampling (``benchmarks.peers.RandomSearcher``) | ASHA |
-| ``bohb`` | ``TuneBOHB`` | ``HyperBandForBOHB`` |
-| ``tpe-asha`` | ``OptunaSearch(TPESampler)`` | ASHA |
+| ``mfgp-asha`` | ``gp-mf``: GPSearch on every epoch (``resource_attr``) | ASHA |
+| ``gp-asha`` | ``gp-lastvalue``: GPSearch, ``resource_attr=None`` (last value) | ASHA |
+| ``gp`` | ``gp``: GPSearch (default) | none: every trial trains to the end |
+| ``random-asha`` | ``random``: seeded sampling (``peers.RandomSearcher``) | ASHA |
+| ``bohb`` | ``bohb``: ``TuneBOHB`` | ``HyperBandForBOHB`` |
+| ``tpe-asha`` | ``optuna-tpe``: ``OptunaSearch(TPESampler)`` | ASHA |
 
 ASHA and HyperBand use ``time_attr="training_iteration"`` (one report per epoch),
 ``max_t`` = the problem's epochs, grace period 1, reduction factor 3. Every run has 4 trials
@@ -26,8 +26,9 @@ epochs, per-epoch cost ~0) and the bundled trainables ``cnn``, ``gru``, ``transf
         --seeds 5 --budget 300 --out benchmarks/results/schedulers
     python -m benchmarks.schedulers --report-only --out benchmarks/results/schedulers
 
-Raw runs: ``<out>/raw/<problem>__<arm>__s<seed>.json`` (existing ones are skipped, so an
-interrupted run resumes); ``summary.md`` and ``anytime.png`` are rebuilt from them.
+Runs: one line each in ``<out>/runs.jsonl.gz`` (``benchmarks.store``; runs already there are
+skipped, so an interrupted run resumes); ``summary.md`` and ``anytime.png`` are rebuilt from
+them.
 """
 
 from __future__ import annotations
@@ -47,18 +48,23 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks.curves import CURVE_PROBLEMS, get_curve_problem  # noqa: E402
+from benchmarks.registry import (  # noqa: E402
+    CURVE_PROBLEMS,
+    TRAINABLE_PROBLEMS,
+    get_curve,
+    make_searcher,
+)
+from benchmarks.store import RunStore, load_records, record_key  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-ARMS = {  # name -> (searcher, scheduler)
-    "mfgp-asha": ("mfgp", "asha"),
-    "gp-asha": ("gp", "asha"),
+ARMS = {  # name -> (searcher in benchmarks.registry, scheduler)
+    "mfgp-asha": ("gp-mf", "asha"),
+    "gp-asha": ("gp-lastvalue", "asha"),
     "gp": ("gp", None),
     "random-asha": ("random", "asha"),
     "bohb": ("bohb", "hyperband"),
-    "tpe-asha": ("tpe", "asha"),
+    "tpe-asha": ("optuna-tpe", "asha"),
 }
-TRAINABLE_PROBLEMS = ("cnn", "gru", "transformer")
 CONCURRENT = 4
 REDUCTION_FACTOR = 3
 CHECKPOINTS = (0.25, 0.5, 0.75, 1.0)  # budget fractions at which arms are compared with BOHB
@@ -69,7 +75,7 @@ def curve_trial(config: dict[str, Any], problem: str, seed: int) -> None:
     """Function trainable: one epoch of a curve problem per report (no sleep)."""
     from ray import tune
 
-    P = get_curve_problem(problem)
+    P = get_curve(problem)
     u = P.unit(config)
     for t in range(1, P.t_max + 1):
         result = {"loss": P.value(u, t, seed), "epoch": t}
@@ -83,7 +89,7 @@ def _problem_setup(problem: str, seed: int, epochs: int) -> tuple[Any, dict, str
     from ray import tune
 
     if problem in CURVE_PROBLEMS:
-        P = get_curve_problem(problem)
+        P = get_curve(problem)
         return (tune.with_parameters(curve_trial, problem=problem, seed=seed), P.space, "loss",
                 P.t_max)
     if problem in TRAINABLE_PROBLEMS:
@@ -99,35 +105,12 @@ def _problem_setup(problem: str, seed: int, epochs: int) -> tuple[Any, dict, str
 
 # ----------------------------------------------------------------------------- arms
 def make_arm(arm: str, seed: int, max_t: int, metric: str):
-    """(search_alg, scheduler) of an arm, seeded."""
+    """(search_alg, scheduler) of an arm, seeded; Tune passes the space to the searcher."""
     from ray.tune.schedulers import ASHAScheduler, HyperBandForBOHB
 
     searcher, scheduler = ARMS[arm]
-    if searcher in ("gp", "mfgp"):
-        from raybo import GPSearch
-
-        if searcher == "mfgp":
-            alg = GPSearch(seed=seed, resource_attr="training_iteration", max_resource=max_t)
-        elif scheduler is None:
-            alg = GPSearch(seed=seed)  # no trial stops early: the plain GP, as before issue 14
-        else:
-            alg = GPSearch(seed=seed, resource_attr=None)
-    elif searcher == "random":
-        from benchmarks.peers import RandomSearcher
-
-        alg = RandomSearcher(seed=seed, metric=metric)  # Tune checks results for its metric
-    elif searcher == "bohb":
-        from ray.tune.search.bohb import TuneBOHB
-
-        alg = TuneBOHB(seed=seed)
-    elif searcher == "tpe":
-        import optuna
-        from ray.tune.search.optuna import OptunaSearch
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        alg = OptunaSearch(sampler=optuna.samplers.TPESampler(seed=seed), seed=seed)
-    else:
-        raise ValueError(searcher)
+    alg = make_searcher(searcher, None, seed, CONCURRENT, set_space=False, metric=metric,
+                        max_t=max_t)
     if scheduler == "asha":
         sched = ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=1,
                               reduction_factor=REDUCTION_FACTOR)
@@ -171,7 +154,8 @@ def _num(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def run_one(problem: str, arm: str, seed: int, budget: int, epochs: int, path: Path) -> dict:
+def run_one(problem: str, arm: str, seed: int, budget: int, epochs: int, store: RunStore
+            ) -> dict:
     from ray import tune
     from ray.tune import Stopper
 
@@ -199,8 +183,7 @@ def run_one(problem: str, arm: str, seed: int, budget: int, epochs: int, path: P
     record = {"problem": problem, "arm": arm, "seed": seed, "budget": budget, "max_t": max_t,
               "wall_s": wall, "n_trials": len(analysis.trials),
               "n_errored": sum(t.status == "ERROR" for t in analysis.trials), "events": events}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record))
+    store.append(record)
     return record
 
 
@@ -235,12 +218,12 @@ def total_epochs(record: dict) -> int:
 
 
 def load(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((out / "raw").glob("*.json"))]
+    return load_records(out)
 
 
 def summary(records: list[dict]) -> str:
-    """Markdown tables: final best per arm, and the issue's three targets for mfgp-asha (or,
-    if it has not run, for every arm, so the baselines' own numbers show)."""
+    """Markdown tables: final best per arm, and the three targets for mfgp-asha (or, if it has
+    not run, for every arm, so the baselines' own numbers show)."""
     by: dict[tuple[str, str], dict[int, dict]] = {}
     for r in records:
         by.setdefault((r["problem"], r["arm"]), {})[r["seed"]] = r
@@ -282,8 +265,9 @@ def summary(records: list[dict]) -> str:
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Ratios: per seed, the epochs this arm needed to reach the reference arm's "
               "final best, divided by the reference's total epochs; median over seeds (inf: "
-              "not reached). Targets (issue 14, for mfgp-asha): <= 0.30 against random-asha, "
-              "<= 0.60 against gp-asha, ahead of bohb at every checkpoint on >= 3 of 4 problems."]
+              "not reached). Targets (benchmarks/README.md, for mfgp-asha): <= 0.30 against "
+              "random-asha, <= 0.60 against gp-asha, ahead of bohb at every checkpoint on >= 3 "
+              "of 4 problems."]
     return "\n".join(lines) + "\n"
 
 
@@ -306,7 +290,7 @@ def plot(records: list[dict], path: Path, x: str = "epochs") -> None:
     for ax, p in zip(axes[0], problems):
         runs = [r for r in records if r["problem"] == p]
         budget = max(r["budget"] for r in runs)
-        f_star = get_curve_problem(p).f_star if p in CURVE_PROBLEMS else None
+        f_star = get_curve(p).f_star if p in CURVE_PROBLEMS else None
         for a in ARMS:
             mine = [r for r in runs if r["arm"] == a]
             if not mine:
@@ -356,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=9, help="epochs of the bundled trainables")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "schedulers"))
     p.add_argument("--num-cpus", type=int, default=CONCURRENT)
-    p.add_argument("--force", action="store_true", help="rerun runs that have a raw file")
+    p.add_argument("--force", action="store_true", help="rerun runs already in the store")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -373,15 +357,17 @@ def main(argv: list[str] | None = None) -> None:
 
     ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
              log_to_driver=False, _temp_dir=tempfile.mkdtemp(prefix="rbsch", dir="/tmp"))
+    store = RunStore(out)
+    done = store.keys()
     try:
         for problem in problems:
             for seed in seeds:
                 for arm in arms:
-                    path = out / "raw" / f"{problem}__{arm}__s{seed}.json"
-                    if path.exists() and not args.force:
+                    key = record_key({"problem": problem, "arm": arm, "seed": seed})
+                    if key in done and not args.force:
                         continue
                     try:
-                        rec = run_one(problem, arm, seed, args.budget, args.epochs, path)
+                        rec = run_one(problem, arm, seed, args.budget, args.epochs, store)
                     except RuntimeError as err:  # an arm that cannot run here: say so, go on
                         print(f"skip {problem} {arm} s{seed}: {err}", flush=True)
                         continue

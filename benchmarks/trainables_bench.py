@@ -4,13 +4,14 @@ For each architecture and seed, both searchers get ``--trials`` trials of ``--ep
 ``--concurrent`` running at once (through ``raybo.app.tuning.run_tuning``); seed s fixes the
 searcher and the training seed for both, so the pairs differ only in the search. Writes
 ``results.md`` (table), ``curves.png`` (mean best-so-far validation loss vs trial index, with a
-standard-error band) and ``results.json`` (every curve) to ``--out``.
+standard-error band), ``runs.jsonl.gz`` (one line per run with its curve; ``benchmarks.store``)
+and ``settings.json`` (the budget settings) to ``--out``.
 
     python benchmarks/trainables_bench.py        # cnn + gru, 5 seeds, 30 trials x 2 epochs
     python benchmarks/trainables_bench.py --quick    # smoke test, about a minute or two
-    python benchmarks/trainables_bench.py --report-only   # table + plot from results.json
+    python benchmarks/trainables_bench.py --report-only   # table + plot from runs.jsonl.gz
 
-    # schedulers (issue 14): multi-fidelity GPSearch + ASHA against GPSearch + ASHA as before,
+    # schedulers: multi-fidelity GPSearch + ASHA against GPSearch + ASHA as before,
     # GPSearch alone, random + ASHA, TuneBOHB + HyperBandForBOHB, TPE + ASHA; a budget of
     # trials x epochs epochs per run (benchmarks/schedulers.py does the work)
     python benchmarks/trainables_bench.py --schedulers --archs cnn gru transformer --epochs 9
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "best at the budget",
     )
     p.add_argument(
-        "--report-only", action="store_true", help="rebuild table and plot from results.json"
+        "--report-only", action="store_true", help="rebuild table and plot from runs.jsonl.gz"
     )
     p.add_argument(
         "--schedulers", action="store_true",
@@ -232,12 +233,18 @@ def plot(records: list[dict[str, Any]], args: argparse.Namespace, path: Path) ->
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    if args.schedulers:
-        import sys
+SETTINGS = "settings.json"  # the run's arguments, beside its runs.jsonl.gz
 
-        sys.path.insert(0, str(REPO))  # run as a script: make the benchmarks package importable
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    args = parse_args(argv)
+    if str(REPO) not in sys.path:  # run as a script: make the benchmarks package importable
+        sys.path.insert(0, str(REPO))
+    from benchmarks.store import RunStore, load_records
+
+    if args.schedulers:
         from benchmarks import schedulers
 
         out = args.out if "--out" in (argv or sys.argv) else str(
@@ -248,10 +255,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     out = Path(args.out)
     if args.report_only:
-        saved = json.loads((out / "results.json").read_text())
+        saved = json.loads((out / SETTINGS).read_text())
         for key in ("archs", "seeds", "trials", "epochs", "concurrent"):
-            setattr(args, key, saved["args"][key])
-        write_outputs(saved["runs"], args, out)
+            setattr(args, key, saved[key])
+        write_outputs(load_records(out), args, out)
         return
     import ray
 
@@ -266,7 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         ray.shutdown()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"args": vars(args), "runs": records}, indent=1))
+    RunStore(out).write_all(records)
+    (out / SETTINGS).write_text(json.dumps(vars(args), indent=1))
     write_outputs(records, args, out)
 
 

@@ -9,7 +9,6 @@ as ``python -m benchmarks.run``) to its workers.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -18,8 +17,10 @@ from pathlib import Path
 import numpy as np
 from ray import tune
 
-from benchmarks.peers import METRIC, MODE, make_searcher
-from benchmarks.problems import get_problem
+from benchmarks.registry import METRIC, MODE, get_problem, make_searcher
+from benchmarks.store import RunStore
+
+TUNE_RUNS = "tune_runs.jsonl.gz"  # beside the protocol's runs.jsonl.gz in the same folder
 
 RAY_TMP = os.environ.get("RAYBO_BENCH_RAY_TMP", "/tmp/raybo_bench_ray")
 
@@ -30,7 +31,8 @@ def evaluate(config: dict, problem: str) -> None:
 
 
 def run_tune(problem: str, searcher: str, workers: int, seed: int, budget: int, out: Path) -> str:
-    """Run ``budget`` trials via ``tune.run``; writes ``tune__...json``, returns a line."""
+    """Run ``budget`` trials via ``tune.run``; appends its record to ``<out>/tune_runs.jsonl.gz``
+    and returns a status line."""
     import ray
 
     prob = get_problem(problem)
@@ -77,9 +79,7 @@ def run_tune(problem: str, searcher: str, workers: int, seed: int, budget: int, 
         "best_regret": min(regrets) if regrets else None,
         "wall_s": wall,
     }
-    path = Path(out) / f"tune__{problem}__{searcher}__w{workers}__s{seed}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1))
+    RunStore(out, TUNE_RUNS).append(record)
     return (
         f"tune.run {problem} {searcher} W={workers}: {len(trials)} trials, "
         f"best regret {record['best_regret']}, {wall:.0f} s"

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 
-from benchmarks.peers import RandomSearcher, make_searcher
-from benchmarks.problems import PROBLEMS, get_problem
+from benchmarks.peers import RandomSearcher
+from benchmarks.problems import PROBLEMS
 from benchmarks.protocol import run_protocol
+from benchmarks.registry import get_problem, make_searcher
 from benchmarks.run import main
+from benchmarks.store import RunStore
 
 HARTMANN6_KEYS = [f"x{i}" for i in range(6)]
 HARTMANN6_ARGMIN = [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573]
@@ -90,11 +91,11 @@ def test_completions_interleave_with_several_workers():
 def test_quick_profile_writes_results_tables_and_plots(tmp_path):
     out = tmp_path / "quick"
     assert main(["--profile", "quick", "--out", str(out)]) == 0
-    raw = sorted((out / "raw").glob("*.json"))
-    names = {p.name.split("__w")[0] for p in raw}
+    runs = RunStore(out).records()
+    names = {f"{r['problem']}__{r['searcher']}" for r in runs}
+    assert len(runs) == 4 and not (out / "raw").exists()
     assert names == {"branin__random", "branin__gp", "mixed__random", "mixed__gp"}
-    for path in raw:
-        run = json.loads(path.read_text())
+    for run in runs:
         regrets = [e["best_regret"] for e in run["evaluations"]]
         assert len(regrets) == run["budget"] == 12
         assert all(math.isfinite(r) and r >= 0.0 for r in regrets)

@@ -1,9 +1,9 @@
-"""benchmarks/conditional.py and cash.py: optima where stated, tree and flat variants agree,
-random search resolves nested spaces as Tune does, and peers that cannot nest are skipped."""
+"""benchmarks/conditional.py, treespace.py and cash.py: optima where stated, tree and flat
+variants agree, random search resolves nested spaces as Tune does, and peers that cannot nest
+are skipped."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -11,10 +11,12 @@ import pytest
 from ray.tune.search.sample import Domain
 
 from benchmarks.cash import CASH_ARGMIN, CASH_F_STAR
-from benchmarks.conditional import TREE_PROBLEMS, Choice, get_tree_problem
-from benchmarks.peers import RandomSearcher, available, make_searcher
-from benchmarks.problems import get_problem
+from benchmarks.conditional import TREE_PROBLEMS, get_tree_problem
+from benchmarks.peers import RandomSearcher
 from benchmarks.protocol import run_protocol
+from benchmarks.registry import available, get_problem, make_searcher
+from benchmarks.store import RunStore
+from benchmarks.treespace import Choice
 
 SYNTHETIC = ["tree_a", "tree_b"]
 # the branch holding the optimum and its share of Tune's sampling, by construction
@@ -230,19 +232,20 @@ def test_cli_runs_tree_and_flat_problems_and_the_report_pairs_them(tmp_path):
     out = tmp_path / "cond"
     args = ["--problems", "tree_a,tree_a_flat", "--searchers", "random,optuna-tpe"]
     assert main([*args, "--workers", "4", "--seeds", "2", "--budget", "8", "--out", str(out)]) == 0
-    names = sorted(p.name for p in (out / "raw").glob("*.json"))
-    expected = {f"tree_a__random__w4__s{s}.json" for s in (0, 1)}
-    expected |= {f"tree_a_flat__random__w4__s{s}.json" for s in (0, 1)}
+    def runs() -> dict[tuple, dict]:
+        return {(r["problem"], r["searcher"], r["seed"]): r for r in RunStore(out).records()}
+
+    expected = {("tree_a", "random", s) for s in (0, 1)}
+    expected |= {("tree_a_flat", "random", s) for s in (0, 1)}
     if available("optuna-tpe", get_problem("tree_a_flat")) is None:  # skipped on the tree
-        expected |= {f"tree_a_flat__optuna-tpe__w4__s{s}.json" for s in (0, 1)}
-    assert set(names) == expected
+        expected |= {("tree_a_flat", "optuna-tpe", s) for s in (0, 1)}
+    assert set(runs()) == expected
     # a copy keeps the tree problem's runs under another searcher name, flat runs untouched
     assert conditional_report.main(["--out", str(out), "--copy", "random=random-copy"]) == 0
-    copied = json.loads((out / "raw" / "tree_a__random-copy__w4__s1.json").read_text())
-    original = json.loads((out / "raw" / "tree_a__random__w4__s1.json").read_text())
-    assert copied["searcher"] == "random-copy"
+    copied = runs()[("tree_a", "random-copy", 1)]
+    original = runs()[("tree_a", "random", 1)]
     assert copied["evaluations"] == original["evaluations"]
-    assert not list((out / "raw").glob("tree_a_flat__random-copy*"))
+    assert ("tree_a_flat", "random-copy", 0) not in runs()
     table = (out / "targets.md").read_text()
     for row in ("| random | 2 |", "| random (flat) | 2 |", "| random-copy | 2 |"):
         assert row in table
