@@ -153,12 +153,7 @@ def test_the_graph_reader_resolves_every_import_form(tmp_path):
                                            "pkg.a"]
 
 
-@pytest.mark.parametrize("package", [
-    "raybo",
-    "trainables",
-    pytest.param("benchmarks", marks=pytest.mark.xfail(
-        strict=False, reason="cash <-> conditional <-> problems <-> realtasks, being removed")),
-])
+@pytest.mark.parametrize("package", ["raybo", "trainables", "benchmarks"])
 def test_no_import_circle(package):
     graph = import_graph()
     mine = [c for c in circles(graph)
