@@ -1,10 +1,10 @@
-"""raybo/proposal.py: pieces of the BO step that are testable on their own."""
+"""raybo/strategies/plain.py: pieces of the plain-GP strategy that are testable on their own."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from raybo.proposal import _to_metric_units
+from raybo.strategies.plain import _to_metric_units
 from raybo.targets import OutputTransform
 
 
