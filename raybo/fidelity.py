@@ -46,10 +46,11 @@ Why this and not the alternatives:
 * The normalization makes the prior variance exactly 1 at ``r = 1`` (``k_a(x, x) = 1``), so
   ``surrogate.Posterior.predict``'s closed form (prior variance 1) is exact for candidates.
 
-Conditional spaces (``tree``, ``SearchSpace.tree``): ``k_a`` and ``k_g`` are then the conditional
-kernels of ``kernels.py`` (arc kernel, "absent" category), which read their own columns of the
-full row and ignore the resource column; "the same configuration" (``e_x``) compares active
-columns only, so a stale value in an inactive column does not make a configuration another one.
+Conditional spaces (``structure``, ``SearchSpace.structure``): ``k_a`` and ``k_g`` are then the
+conditional kernels of ``kernels.py`` (arc kernel, "absent" category), which read their own
+columns of the full row and ignore the resource column; "the same configuration" (``e_x``)
+compares active columns only, so a stale value in an inactive column does not make a
+configuration another one.
 
 Bounded cost (``rungs.py``): a trial that reports every epoch keeps only its reports at
 geometric rungs (the first report at or beyond 1, 2, 4, 8, ... resource units) plus its last
@@ -66,7 +67,7 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -75,10 +76,13 @@ from gpytorch.kernels import Kernel
 from gpytorch.priors import LogNormalPrior
 
 from raybo.fantasies import fantasize
-from raybo.kernels import active_mask
+from raybo.kernels import active_mask, bowl_log_prior, config_kernel, gaussian_likelihood
 from raybo.options import DEFAULT, EngineOptions
 from raybo.rungs import rung_indices
-from raybo.surrogate import DTYPE, ExactGP, Posterior, build_posterior, fit_gp
+from raybo.surrogate import GPParts, Posterior, RayboGP, build_posterior, fit
+
+if TYPE_CHECKING:
+    from raybo.space import ConditionalStructure
 
 # Priors on the resource kernel, for r = t / t_max in (0, 1]. Decay rates lam ~ Gamma(alpha,
 # beta) with mean alpha / beta = 3 (a transient e-folds within a third of training) and a wide
@@ -147,14 +151,14 @@ def kappa(u: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Ten
 class LearningCurveKernel(Kernel):
     """The (x, r) kernel of the module docstring. ``k_a`` and ``k_g`` act on the first ``d``
     columns (through their own ``active_dims``, or their ``cols`` in a conditional space with
-    ``tree``); the resource ``r`` is column ``d``."""
+    ``structure``); the resource ``r`` is column ``d``."""
 
     def __init__(self, k_a: Kernel, k_g: Kernel, d: int,
-                 tree: list[tuple[int, int, int, int]] | None = None):
+                 structure: ConditionalStructure | None = None):
         super().__init__()
-        self.kernels = torch.nn.ModuleList([k_a, k_g])  # "kernels": surrogate finds the Materns
+        self.kernels = torch.nn.ModuleList([k_a, k_g])
         self.d = d
-        self.tree = tree
+        self.structure = structure
         for name, (loc, scale), init in (("alpha", ALPHA_PRIOR, ALPHA_INIT),
                                          ("beta", BETA_PRIOR, BETA_INIT),
                                          ("smooth", SCALE_PRIOR, SCALE_INIT),
@@ -199,38 +203,41 @@ class LearningCurveKernel(Kernel):
         """The ``d`` configuration columns, inactive ones (conditional spaces) set to -1: two
         rows are the same configuration when their active values agree."""
         u = x[..., :self.d]
-        if not self.tree:
+        if not self.structure:
             return u
-        return torch.where(active_mask(u, self.tree), u, torch.full_like(u, -1.0))
+        return torch.where(active_mask(u, self.structure), u, torch.full_like(u, -1.0))
 
 
-class FidelityGP(ExactGP):
-    """``surrogate.ExactGP`` (likelihood, constant mean, x kernel and its priors) on rows
-    ``Z: (N, d + 1)``, with the x kernel (and a copy of it for the transient) wrapped in
-    ``LearningCurveKernel``."""
+def curve_kernel(d: int, cat_cols: list[int], opts: EngineOptions = DEFAULT,
+                 structure: ConditionalStructure | None = None) -> LearningCurveKernel:
+    """The (x, r) kernel on rows ``(N, d + 1)``: ``kernels.config_kernel`` over the ``d``
+    configuration columns (and a copy of it for the transient) in a ``LearningCurveKernel``."""
+    k_a = config_kernel(d, cat_cols, opts, structure)
+    return LearningCurveKernel(k_a, copy.deepcopy(k_a), d, structure)
 
-    def __init__(self, Z: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
-                 opts: EngineOptions = DEFAULT,
-                 tree: list[tuple[int, int, int, int]] | None = None):
-        d = Z.shape[-1] - 1
-        super().__init__(Z[..., :d], z, cat_cols, opts, tree)  # k_x over the d x-columns
-        self.set_train_data(Z, z, strict=False)  # k_x picks its columns by active_dims/cols
-        k_a = self.covar_module
-        self.covar_module = LearningCurveKernel(k_a, copy.deepcopy(k_a), d, tree).to(DTYPE)
+
+def curve_parts(d: int, cat_cols: list[int], opts: EngineOptions = DEFAULT,
+                structure: ConditionalStructure | None = None) -> GPParts:
+    """The learning-curve GP: ``curve_kernel``, with the plain GP's likelihood and priors."""
+    return GPParts(kernel=lambda: curve_kernel(d, cat_cols, opts, structure),
+                   likelihood=lambda: gaussian_likelihood(opts),
+                   log_prior=bowl_log_prior if opts.lengthscale_prior == "bowl" else None)
 
 
 def fit_curve_gp(Z: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
                  warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True,
                  opts: EngineOptions = DEFAULT,
-                 tree: list[tuple[int, int, int, int]] | None = None) -> FidelityGP:
-    """MAP fit on rows ``Z: (N, d + 1)``, targets ``z: (N,)``, through ``surrogate.fit_gp``'s
+                 structure: ConditionalStructure | None = None) -> RayboGP:
+    """MAP fit on rows ``Z: (N, d + 1)``, targets ``z: (N,)``, through ``surrogate.fit``'s
     warm-start and fallback chain (raises ``surrogate.FitError`` when nothing usable fits)."""
-    return fit_gp(Z, z, cat_cols, warm_state, optimize, opts, tree, model_cls=FidelityGP)
+    return fit(Z, z, curve_parts(Z.shape[-1] - 1, cat_cols, opts, structure), warm_state,
+               optimize, opts)
 
 
 @dataclass
 class FinalPosterior:
-    """Predictions at the final fidelity, with the interface ``proposal.py``'s acquisition uses:
+    """Predictions at the final fidelity, with the interface the acquisition uses
+    (``strategies.Predictive``):
     ``predict(Xc: (b, d)) -> (mean (m, b), var (b,))`` and ``best: (m,)``, the lowest posterior
     mean at ``r = 1`` over the configurations seen (the incumbent of a noisy EI: stopped trials
     have no final value, so the lowest *observed* target would mix fidelities)."""
@@ -247,7 +254,7 @@ def at_final(X: torch.Tensor) -> torch.Tensor:
     return torch.cat([X, torch.ones(*X.shape[:-1], 1, dtype=X.dtype)], dim=-1)
 
 
-def final_posterior(model: FidelityGP, Z: torch.Tensor, z: torch.Tensor,
+def final_posterior(model: RayboGP, Z: torch.Tensor, z: torch.Tensor,
                     X_seen: torch.Tensor, Z_pending: torch.Tensor | None = None,
                     eps: torch.Tensor | None = None, n_sampled: int | None = None
                     ) -> FinalPosterior:

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from raybo.acquisition import ACQUISITIONS
 from raybo.fantasies import base_samples
-from raybo.optimize import maximize
+from raybo.optimize import Domain, maximize
 from raybo.options import EngineOptions
 from raybo.space import SearchSpace
 from raybo.state import TrialState
@@ -102,6 +102,12 @@ def maximize_acquisition(post: Predictive, acquisition: str, space: SearchSpace,
                          opts: EngineOptions) -> np.ndarray:
     """The point ``(d,)`` maximizing ``acquisition`` of ``post`` (``optimize.maximize``);
     conditional spaces let the optimizer choose branches."""
-    return maximize(acquisition_function(post, acquisition), space.dim, space.levels(),
-                    space.snap, seed, X_best=X_best, X_avoid=X_avoid, X_pending=X_pending,
-                    opts=opts, tree=space if space.conditional else None)
+    return maximize(acquisition_function(post, acquisition), domain(space), seed,
+                    X_best=X_best, X_avoid=X_avoid, X_pending=X_pending, opts=opts)
+
+
+def domain(space: SearchSpace) -> Domain:
+    """The optimizer's view of ``space``: columns, discrete levels, snapping, and (conditional
+    spaces only) which columns are active."""
+    return Domain(space.dim, space.levels(), space.snap,
+                  space.active if space.conditional else None)

@@ -26,8 +26,8 @@ SPACE = {
 def _kernels(space: SearchSpace):
     cat = [j for j, k in enumerate(space.kinds) if k == "cat"]
     num = [j for j in range(space.dim) if j not in cat]
-    return (ConditionalMatern(num, space.tree, ard_num_dims=len(num)).to(DTYPE),
-            CategoricalKernel(cols=cat, tree=space.tree, ard_num_dims=len(cat)).to(DTYPE))
+    return (ConditionalMatern(num, space.structure, ard_num_dims=len(num)).to(DTYPE),
+            CategoricalKernel(cols=cat, structure=space.structure, ard_num_dims=len(cat)).to(DTYPE))
 
 
 def _points(space: SearchSpace, n: int, seed: int = 0) -> torch.Tensor:
@@ -38,7 +38,7 @@ def _points(space: SearchSpace, n: int, seed: int = 0) -> torch.Tensor:
 def test_active_mask_matches_the_space():
     space = SearchSpace(SPACE)
     X = _points(space, 200)
-    assert (active_mask(X, space.tree).numpy() == space.active(X.numpy())).all()
+    assert (active_mask(X, space.structure).numpy() == space.active(X.numpy())).all()
 
 
 def test_conditional_kernels_are_positive_definite():
@@ -76,7 +76,7 @@ def test_an_inactive_parameter_is_equally_far_from_every_active_value():
 
 def test_flat_space_keeps_the_plain_kernel():
     space = SearchSpace({"x": tune.uniform(0, 1), "c": tune.choice(["a", "b"])})
-    assert not space.conditional and space.tree == []
+    assert not space.conditional and space.structure is None
 
 
 @pytest.mark.parametrize("seed", [0, 1])

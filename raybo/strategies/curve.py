@@ -54,7 +54,7 @@ class CurveGP:
             warm_state: dict[str, torch.Tensor] | None, optimize: bool, opts: EngineOptions):
         Zt, zt = _tensors(data)
         return fit_curve_gp(Zt, zt, cat_columns(space), warm_state, optimize=optimize, opts=opts,
-                            tree=space.tree or None)
+                            structure=space.structure)
 
     def posterior(self, model, data: TrainingData, eps: torch.Tensor,
                   opts: EngineOptions) -> FinalPosterior:

@@ -20,9 +20,9 @@ from raybo.state import TrialState
 from raybo.strategies import PLAIN, FitCache, TrainingData
 from raybo.surrogate import (
     DTYPE,
-    ExactGP,
     FitError,
     Posterior,
+    RayboGP,
     build_posterior,
     fit_gp,
     loo_predictions,
@@ -57,19 +57,19 @@ class PlainGP:
 
     def fit(self, data: TrainingData, space: SearchSpace,
             warm_state: dict[str, torch.Tensor] | None, optimize: bool,
-            opts: EngineOptions) -> ExactGP:
+            opts: EngineOptions) -> RayboGP:
         Xt, zt = _tensors(data)
         return fit_gp(Xt, zt, cat_columns(space), warm_state, optimize=optimize, opts=opts,
-                      tree=space.tree or None)
+                      structure=space.structure)
 
-    def posterior(self, model: ExactGP, data: TrainingData, eps: torch.Tensor,
+    def posterior(self, model: RayboGP, data: TrainingData, eps: torch.Tensor,
                   opts: EngineOptions) -> Posterior:
         Xt, zt = _tensors(data)
         post = build_posterior(model, Xt, zt[:, None], opts.incumbent == "posterior_mean")
         return fantasize(post, torch.as_tensor(data.rows_pending, dtype=DTYPE), eps,
                          opts.max_fantasized or None)
 
-    def seeds(self, model: ExactGP, data: TrainingData, opts: EngineOptions) -> np.ndarray:
+    def seeds(self, model: RayboGP, data: TrainingData, opts: EngineOptions) -> np.ndarray:
         return data.X_best
 
 
@@ -104,7 +104,7 @@ def loo_diagnostics(state: TrialState, space: SearchSpace, mode: str) -> dict[st
     Xt = torch.as_tensor(X_obs, dtype=DTYPE)
     zt = torch.as_tensor(tf(y_min), dtype=DTYPE)
     try:
-        post = build_posterior(fit_gp(Xt, zt, cat_columns(space), tree=space.tree or None),
+        post = build_posterior(fit_gp(Xt, zt, cat_columns(space), structure=space.structure),
                                Xt, zt[:, None])
     except FitError as err:
         return {"n": int(len(y)), "error": str(err)}
