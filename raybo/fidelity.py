@@ -79,6 +79,7 @@ from raybo.fantasies import fantasize
 from raybo.kernels import active_mask, bowl_log_prior, config_kernel, gaussian_likelihood
 from raybo.options import DEFAULT, EngineOptions
 from raybo.rungs import rung_indices
+from raybo.state import SAME_POINT_TOL
 from raybo.surrogate import GPParts, Posterior, RayboGP, build_posterior, fit
 
 if TYPE_CHECKING:
@@ -96,7 +97,6 @@ ALPHA_PRIOR, ALPHA_INIT = (math.log(0.3), 1.0), 0.3
 BETA_PRIOR, BETA_INIT = (math.log(0.1), 1.0), 0.1
 SCALE_PRIOR, SCALE_INIT = (0.0, 1.0), 1.0
 POSITIVE_FLOOR = 1e-3  # lower bound of those five hyperparameters: keeps kappa finite
-SAME_CONFIG_TOL = 1e-9  # rows this close in x are the same configuration (e_x's identity)
 
 
 @dataclass
@@ -194,7 +194,7 @@ class LearningCurveKernel(Kernel):
             u = r1.unsqueeze(-1) + r2.unsqueeze(-2)
             u1, u2 = self._configuration(x1), self._configuration(x2)
             gap = (u1.unsqueeze(-2) - u2.unsqueeze(-3)).abs()
-            same = (gap.amax(-1) <= SAME_CONFIG_TOL).to(x1.dtype)
+            same = (gap.amax(-1) <= SAME_POINT_TOL).to(x1.dtype)
         kr = kappa(u, alpha, beta)
         norm = 1 + (v + s + w) * kappa(torch.full_like(alpha, 2.0), alpha, beta)
         return (k_a + (v * k_g + s + w * same) * kr) / norm

@@ -45,12 +45,12 @@ from gpytorch.constraints import GreaterThan
 from gpytorch.priors import LogNormalPrior
 
 from raybo.options import EngineOptions
+from raybo.state import SAME_POINT_TOL
 
 if TYPE_CHECKING:
     from raybo.space import ConditionalStructure
 
 ARC_RHO = 0.5  # fraction of a half turn the [0, 1] range spans on the arc (see module doc)
-SAME_TOL = 1e-6  # two categorical encodings closer than this are the same category
 
 
 def active_mask(X: torch.Tensor, structure: ConditionalStructure) -> torch.Tensor:
@@ -91,7 +91,7 @@ class CategoricalKernel(gpytorch.kernels.Kernel):
         if self.structure:
             a1, a2 = (active_mask(x, self.structure)[..., self.cols] for x in (x1, x2))
             x1, x2 = x1[..., self.cols], x2[..., self.cols]
-        delta = ((x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs() > SAME_TOL).to(x1.dtype)
+        delta = ((x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs() > SAME_POINT_TOL).to(x1.dtype)
         if self.structure:
             both = a1.unsqueeze(-2) & a2.unsqueeze(-3)
             either = a1.unsqueeze(-2) | a2.unsqueeze(-3)

@@ -26,9 +26,8 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 
 from raybo.options import DEFAULT, EngineOptions
+from raybo.state import is_known
 from raybo.surrogate import DTYPE
-
-DUPLICATE_TOL = 1e-9
 
 Acq = Callable[[torch.Tensor], torch.Tensor]
 
@@ -110,7 +109,7 @@ def maximize(f: Acq, domain: Domain, seed: int,
              X_best: np.ndarray | None = None, X_avoid: np.ndarray | None = None,
              X_pending: np.ndarray | None = None, opts: EngineOptions = DEFAULT) -> np.ndarray:
     """Return the admissible ``x: (d,)`` with the highest acquisition found that is not within
-    ``DUPLICATE_TOL`` of any row of ``X_avoid: (k, d)`` (observed, failed and pending points)
+    ``state.SAME_POINT_TOL`` of any row of ``X_avoid: (k, d)`` (observed, failed and pending points)
     nor within ``opts.min_pending_distance`` of a row of ``X_pending: (p, d)``, unless every
     candidate is excluded (an exhausted discrete space)."""
     d, snap = domain.dim, domain.snap
@@ -152,7 +151,7 @@ def maximize(f: Acq, domain: Domain, seed: int,
     pool = np.concatenate([starts, C[order]])
     pool_vals = np.concatenate([start_vals, vals[order]])
     for i in np.argsort(-pool_vals, kind="stable"):
-        if not _is_duplicate(pool[i], X_avoid) and not _near(pool[i], X_pending,
+        if not is_known(pool[i], X_avoid) and not _near(pool[i], X_pending,
                                                              opts.min_pending_distance):
             return pool[i]
     return pool[int(np.argmax(pool_vals))]
@@ -177,8 +176,3 @@ def _roulette(vals: np.ndarray, order: np.ndarray, k: int, rng: np.random.Genera
 def _near(x: np.ndarray, X: np.ndarray | None, radius: float) -> bool:
     return radius > 0 and X is not None and len(X) > 0 and bool(
         (np.linalg.norm(X - x[None], axis=1) < radius).any())
-
-
-def _is_duplicate(x: np.ndarray, X: np.ndarray | None) -> bool:
-    return X is not None and len(X) > 0 and bool(
-        (np.abs(X - x[None]).max(axis=1) <= DUPLICATE_TOL).any())

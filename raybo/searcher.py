@@ -52,7 +52,6 @@ from raybo.design import (
     design_finished,
     design_size,
     fill_point,
-    is_known,
 )
 from raybo.options import EngineOptions
 from raybo.settings import Settings, check_positive_int
@@ -388,12 +387,6 @@ class GPSearch(Searcher):
             return self._design.sobol_point(space, seed, X_all), "design", None
         x = propose(self._strategy(), self._state, space, self.mode, self._settings.acquisition,
                     seed=self._step_seed(), X_avoid=X_all, opts=self._settings.engine)
-        if x is not None and space.conditional:
-            # The optimizer leaves stale values in inactive columns, so its duplicate check
-            # can miss a config already tried: compare the canonical (snapped) encodings.
-            x = space.snap(x[None])[0]
-            if is_known(x, X_all):
-                x = None
         if x is None:  # no GP could be fitted (warned), or a repeat: a quasi-random point
             return self._design.sobol_point(space, seed, X_all), "fallback", None
         return x, "gp", None

@@ -27,7 +27,7 @@ from raybo.fantasies import base_samples
 from raybo.optimize import Domain, maximize
 from raybo.options import EngineOptions
 from raybo.space import SearchSpace
-from raybo.state import TrialState
+from raybo.state import TrialState, is_known
 from raybo.strategies import Predictive, Strategy
 from raybo.surrogate import DTYPE, FitError
 
@@ -36,8 +36,9 @@ def propose(strategy: Strategy, state: TrialState, space: SearchSpace, mode: str
             acquisition: str, seed: int, X_avoid: np.ndarray, opts: EngineOptions
             ) -> np.ndarray | None:
     """Next point ``x: (d,)`` maximizing the acquisition averaged over fantasies of the pending
-    trials, or None if no model could be fitted (warned; the caller then uses a quasi-random
-    point). ``X_avoid: (k, d)``: configurations already tried or pending."""
+    trials, or None if no model could be fitted (warned) or the point would repeat a config
+    (the caller then uses a quasi-random point). ``X_avoid: (k, d)``: configurations already
+    tried or pending."""
     return single_threaded(_propose, strategy, state, space, mode, acquisition, seed, X_avoid,
                            opts)
 
@@ -57,8 +58,15 @@ def _propose(strategy: Strategy, state: TrialState, space: SearchSpace, mode: st
         cache.forget(err)
         return None
     cache.remember(model, refit, data.n_rows)
-    return maximize_acquisition(post, acquisition, space, seed, X_best, X_avoid, data.X_pending,
-                                opts)
+    x = maximize_acquisition(post, acquisition, space, seed, X_best, X_avoid, data.X_pending,
+                             opts)
+    if space.conditional:
+        # The optimizer leaves stale values in inactive columns, so its check against
+        # X_avoid can miss a config already tried: compare the canonical (snapped) encoding.
+        x = space.snap(x[None])[0]
+        if is_known(x, X_avoid):
+            return None
+    return x
 
 
 def pending_samples(p: int, seed: int, opts: EngineOptions) -> torch.Tensor:
