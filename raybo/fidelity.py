@@ -30,10 +30,9 @@ asynchronous hyperparameter and neural architecture search"; Syne Tune's
 ``ExponentialDecayResourcesKernelFunction``), as a GP so the shared curve need not be exactly
 that shape; ``a + g`` is BoTorch's ``SingleTaskMultiFidelityGP`` with its
 ``ExponentialDecayKernel`` (x kernel times ``w + kappa``), with the transient's lengthscales
-freed. On ASHA-like data from ``benchmarks/curves.py`` the full sum ranked stopped trials by
-their final value and covered it with its 95% band better than the product alone (coverage
-0.48 -> 1.00 on ``branin_lc``) or without the separate lengthscales (rank correlation at
-rung 3 on ``hartmann6_lc`` 0.45 -> 0.85), at about twice the fit time.
+freed. On ASHA-like data the full sum ranked stopped trials by their final value and covered
+it with its 95% band better than the product alone or without the separate lengthscales, at
+about twice the fit time (benchmarks/README.md, "Engine decisions").
 
 Why this and not the alternatives:
 * Freeze-Thaw's model alone (``a + e_x``) cannot learn that, say, small learning rates start
@@ -89,9 +88,8 @@ if TYPE_CHECKING:
 # beta) with mean alpha / beta = 3 (a transient e-folds within a third of training) and a wide
 # spread (coefficient of variation 1 / sqrt(alpha) ~ 1.8): a mixture of fast and slow decays,
 # i.e. curves closer to power laws than to one exponential (Domhan et al. 2015). Centred at the
-# values MAP fits reached on benchmarks/curves.py; centred at (1, 0.5) instead, fits more often
-# ended at a near-zero beta (transients gone after one epoch: on branin_lc the 95% bands of
-# stopped trials covered as little as 39% of their final values, against 80% at worst here).
+# values MAP fits reached on benchmarks/curves.py; centred at (1, 0.5), fits more often ended
+# at a near-zero beta, transients gone after one epoch (benchmarks/README.md, "Engine decisions").
 # v, s, w (transient variances relative to the asymptote's) centred at 1: no term assumed away.
 ALPHA_PRIOR, ALPHA_INIT = (math.log(0.3), 1.0), 0.3
 BETA_PRIOR, BETA_INIT = (math.log(0.1), 1.0), 0.1

@@ -81,7 +81,7 @@ def pending_samples(p: int, seed: int, opts: EngineOptions) -> torch.Tensor:
 def single_threaded(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` with one torch thread and one BLAS/OpenMP thread. The matrices of a
     suggest are small (n <= max_exact): one thread is faster than several, and on a busy
-    machine (trials on every core) spinning thread pools slow suggest 5-10x. Restored
+    machine (trials on every core) spinning thread pools slow suggest severalfold. Restored
     afterwards: both are process-wide settings."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
