@@ -602,3 +602,30 @@ def test_searchers_pickled_and_saved_by_state_version_2_continue_as_that_version
     assert make_v2.continue_run(fresh) == old["next"]
     assert all(r["reports"] == [] for r in fresh.observations().values())
     assert make_v2.continue_run(unpickled) == old["next"]
+
+
+# -- read-only inspection -----------------------------------------------------------------
+def test_inspection_returns_copies_and_reports_the_fit():
+    s = GPSearch({"u": tune.uniform(0, 1), "c": tune.choice(["a", "b"])}, metric="loss",
+                 mode="min", seed=2, n_initial=3)
+    assert s.strategy == "plain" and s.last_fit() is None and s.design_size == 3
+    run(s, 5, f=lambda c: (c["u"] - 0.4) ** 2 + (c["c"] == "b"))
+    obs = s.observations()
+    assert list(obs) == [f"t{i}" for i in range(5)]
+    assert {r["status"] for r in obs.values()} == {"done"}
+    assert obs["t0"]["y"] == pytest.approx((obs["t0"]["config"]["u"] - 0.4) ** 2
+                                           + (obs["t0"]["config"]["c"] == "b"))
+    obs["t0"]["config"]["u"] = 99.0  # a copy: the searcher's record is untouched
+    obs["t0"]["reports"].append([1.0, 2.0])
+    assert s.observations()["t0"]["config"]["u"] != 99.0
+    assert s.observations()["t0"]["reports"] == []
+    fit = s.last_fit()
+    assert fit["strategy"] == "plain" and fit["n_fitted"] == 4  # t3 on 3 rows, t4 on 4
+    assert all(isinstance(v, list) for v in fit["hyperparameters"].values())
+    fit["hyperparameters"].clear()
+    assert s.last_fit()["hyperparameters"]
+    settings = s.settings()
+    settings["engine"]["n_sobol"] = 1
+    assert s.settings()["engine"]["n_sobol"] != 1 and s.settings()["seed"] == 2
+    with pytest.raises(RuntimeError, match="no search space"):
+        GPSearch().design_size  # noqa: B018
