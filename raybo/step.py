@@ -28,7 +28,7 @@ from raybo.optimize import Domain, maximize
 from raybo.options import EngineOptions
 from raybo.space import SearchSpace
 from raybo.state import TrialState, is_known
-from raybo.strategies import Predictive, Strategy
+from raybo.strategies.base import Predictive, Strategy
 from raybo.surrogate import DTYPE, FitError
 
 

@@ -36,104 +36,20 @@ Plugging in more:
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from raybo.settings import Settings
+from raybo.state import TrialState
+from raybo.strategies.base import CURVE, PLAIN, FitCache, Predictive, Strategy, TrainingData
+from raybo.strategies.curve import CurveGP, stopped_early
+from raybo.strategies.plain import PlainGP
 
-import numpy as np
-
-from raybo.options import DEFAULT, EngineOptions
-
-if TYPE_CHECKING:
-    import torch
-
-    from raybo.settings import Settings
-    from raybo.space import SearchSpace
-    from raybo.state import TrialState
-
-
-@dataclass
-class TrainingData:
-    """What a strategy fits and conditions on (float64 arrays).
-
-    ``X: (N, q)`` model rows (``q = d`` for the plain GP, ``d + 1`` with a resource column),
-    ``z: (N,)`` GP targets (to minimize, standardized), ``X_pending: (p, d)`` pending
-    configurations (the optimizer keeps away from them), ``rows_pending: (p, q)`` the rows their
-    fantasies are drawn at, ``X_obs: (n, d)`` observed configurations, ``n_rows``: the training
-    rows the refit rule counts (before any subsetting); ``X_best: (k, d)`` optimizer seeds when
-    the data alone define them (else the strategy's ``seeds`` predicts them)."""
-
-    X: np.ndarray
-    z: np.ndarray
-    X_pending: np.ndarray
-    rows_pending: np.ndarray
-    X_obs: np.ndarray
-    n_rows: int
-    X_best: np.ndarray | None = None
-
-
-class Predictive(Protocol):
-    """What the acquisition reads of a posterior."""
-
-    best: torch.Tensor  # (m,) incumbent per fantasy
-
-    def predict(self, Xc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
-
-
-class Strategy(Protocol):
-    """A surrogate strategy (module docstring); ``name`` identifies it, ``cache`` is its own."""
-
-    name: str
-    cache: FitCache
-
-    def training_data(self, state: TrialState, space: SearchSpace, mode: str, seed: int,
-                      opts: EngineOptions) -> TrainingData: ...
-
-    def fit(self, data: TrainingData, space: SearchSpace,
-            warm_state: dict[str, torch.Tensor] | None, optimize: bool,
-            opts: EngineOptions) -> Any: ...
-
-    def posterior(self, model: Any, data: TrainingData, eps: torch.Tensor,
-                  opts: EngineOptions) -> Predictive: ...
-
-    def seeds(self, model: Any, data: TrainingData, opts: EngineOptions) -> np.ndarray: ...
-
-
-@dataclass
-class FitCache:
-    """Hyperparameters of the last fit, used to warm-start the next one (never persisted), and
-    the refit rule."""
-
-    warm_state: dict[str, torch.Tensor] | None = None
-    n_fitted: int = 0  # training rows when the hyperparameters were last optimized
-
-    def needs_refit(self, n: int, opts: EngineOptions = DEFAULT) -> bool:
-        """Hyperparameters are re-optimized below ``refit_always`` rows and once the training
-        set grew by ``refit_growth`` since the last optimization (see ``EngineOptions``)."""
-        return (self.warm_state is None or n < opts.refit_always
-                or n - self.n_fitted >= round(opts.refit_growth * self.n_fitted))
-
-    def remember(self, model: torch.nn.Module, refit: bool, n_rows: int) -> None:
-        """Keep ``model``'s hyperparameters for the next warm start; ``n_rows`` if refitted."""
-        self.warm_state = {k: v.clone() for k, v in model.state_dict().items()}
-        if refit:
-            self.n_fitted = n_rows
-
-    def forget(self, err: Exception) -> None:
-        """No usable fit: warn (the caller suggests a quasi-random point) and start cold."""
-        warnings.warn(f"GPSearch: {err}; suggesting a quasi-random point instead", stacklevel=5)
-        self.warm_state = None
-
-
-PLAIN, CURVE = "plain", "curve"
+__all__ = ["CURVE", "PLAIN", "CurveGP", "FitCache", "PlainGP", "Predictive", "Strategy",
+           "TrainingData", "choose", "create"]
 
 
 def choose(settings: Settings, state: TrialState) -> str:
     """The strategy for the current state: the learning-curve GP (``curve.py``) once a trial
     ended below the maximum resource (a scheduler stopped it), else the plain GP; without a
     ``resource_attr`` always the plain GP."""
-    from raybo.strategies.curve import stopped_early
-
     t_max = settings.max_resource or state.max_resource()
     if settings.resource_attr and t_max and stopped_early(state, t_max):
         return CURVE
@@ -142,10 +58,4 @@ def choose(settings: Settings, state: TrialState) -> str:
 
 def create(name: str, settings: Settings) -> Strategy:
     """A fresh strategy (empty fit cache) by ``choose``'s name."""
-    if name == CURVE:
-        from raybo.strategies.curve import CurveGP
-
-        return CurveGP(settings.max_resource)
-    from raybo.strategies.plain import PlainGP
-
-    return PlainGP()
+    return CurveGP(settings.max_resource) if name == CURVE else PlainGP()

@@ -23,7 +23,7 @@ from raybo.options import EngineOptions
 from raybo.rungs import next_level
 from raybo.space import SearchSpace
 from raybo.state import DONE, FAILED, PENDING, TrialState
-from raybo.strategies import CURVE, FitCache, TrainingData
+from raybo.strategies.base import CURVE, FitCache, TrainingData
 from raybo.strategies.plain import cat_columns
 from raybo.surrogate import DTYPE
 from raybo.targets import gp_targets, to_minimize

@@ -17,7 +17,7 @@ from raybo.fantasies import fantasize
 from raybo.options import EngineOptions
 from raybo.space import CAT, SearchSpace
 from raybo.state import TrialState
-from raybo.strategies import PLAIN, FitCache, TrainingData
+from raybo.strategies.base import PLAIN, FitCache, TrainingData
 from raybo.surrogate import (
     DTYPE,
     FitError,
