@@ -302,7 +302,8 @@ class GPSearch(Searcher):
         """The hyperparameters kept from the last fit of ``strategy`` (default: the one in use)
         for the next warm start, or None if it has not fitted since this searcher was built or
         restored: ``{"strategy", "n_fitted"`` (training rows when the hyperparameters were last
-        optimized), ``"hyperparameters"`` (name -> list of floats, GPyTorch's raw values)}``."""
+        optimized), ``"hyperparameters"`` (the GP's ``state_dict`` as flat lists: GPyTorch's raw,
+        unconstrained parameters and its buffers)}``."""
         name = strategy or self.strategy
         fitted = self._strategies.get(name)
         if fitted is None or fitted.cache.warm_state is None:
