@@ -14,7 +14,7 @@ Ray's classes, so a checkpoint survives Ray renaming or moving its domain classe
 put in the space (constants, category values such as ``torch.nn.ReLU``) are kept as they are.
 Every key is required: a state missing one is refused instead of being read with a default.
 
-Version 2 (raybo before multi-fidelity search, issue 14) had the same keys, settings without
+Version 2 (raybo before multi-fidelity search) had the same keys, settings without
 ``resource_attr``/``max_resource`` and trial records without ``reports``. It loads with
 ``resource_attr=None``: such a searcher ignored intermediate results, and it continues as it
 would have (a run that used a scheduler keeps reading each trial's last result as its value,

@@ -13,13 +13,13 @@ import numpy as np
 from scipy.stats import qmc
 
 from raybo.space import SearchSpace
+from raybo.state import is_known
 
 N_INITIAL_MIN, N_INITIAL_MAX = 5, 20  # default design: clip(2 * d, 5, 20) results
 # When Tune tells us num_samples, the design takes at most a third of it (and at least
 # N_INITIAL_SMALL_BUDGET points): a 12-trial run in 8-d would otherwise never reach the GP.
 N_INITIAL_SMALL_BUDGET = 4
 MAX_SOBOL_SKIPS = 64  # Sobol points tried before repeating a config (tiny discrete spaces)
-DUPLICATE_TOL = 1e-9  # unit-cube distance at which two encodings are the same config
 
 
 def design_size(dim: int, n_initial: int | None, budget: int | None) -> int:
@@ -103,11 +103,6 @@ class InitialDesign:
             raise ValueError(f"initial design state has keys {sorted(data)}; expected "
                              "['points', 'rewards', 'sobol_index']")
         return cls(list(data["points"]), data["rewards"], int(data["sobol_index"]))
-
-
-def is_known(x: np.ndarray, X: np.ndarray) -> bool:
-    """True if ``x: (d,)`` is within ``DUPLICATE_TOL`` of a row of ``X: (k, d)``."""
-    return bool(len(X) and (np.abs(X - x).max(axis=1) < DUPLICATE_TOL).any())
 
 
 def fill_point(space: SearchSpace, point: dict[str, Any], rng: np.random.Generator) -> np.ndarray:

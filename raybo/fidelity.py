@@ -30,10 +30,9 @@ asynchronous hyperparameter and neural architecture search"; Syne Tune's
 ``ExponentialDecayResourcesKernelFunction``), as a GP so the shared curve need not be exactly
 that shape; ``a + g`` is BoTorch's ``SingleTaskMultiFidelityGP`` with its
 ``ExponentialDecayKernel`` (x kernel times ``w + kappa``), with the transient's lengthscales
-freed. On ASHA-like data from ``benchmarks/curves.py`` the full sum ranked stopped trials by
-their final value and covered it with its 95% band better than the product alone (coverage
-0.48 -> 1.00 on ``branin_lc``) or without the separate lengthscales (rank correlation at
-rung 3 on ``hartmann6_lc`` 0.45 -> 0.85), at about twice the fit time.
+freed. On ASHA-like data the full sum ranked stopped trials by their final value and covered
+it with its 95% band better than the product alone or without the separate lengthscales, at
+about twice the fit time (benchmarks/README.md, "Engine decisions").
 
 Why this and not the alternatives:
 * Freeze-Thaw's model alone (``a + e_x``) cannot learn that, say, small learning rates start
@@ -46,10 +45,11 @@ Why this and not the alternatives:
 * The normalization makes the prior variance exactly 1 at ``r = 1`` (``k_a(x, x) = 1``), so
   ``surrogate.Posterior.predict``'s closed form (prior variance 1) is exact for candidates.
 
-Conditional spaces (``tree``, ``SearchSpace.tree``): ``k_a`` and ``k_g`` are then the conditional
-kernels of ``kernels.py`` (arc kernel, "absent" category), which read their own columns of the
-full row and ignore the resource column; "the same configuration" (``e_x``) compares active
-columns only, so a stale value in an inactive column does not make a configuration another one.
+Conditional spaces (``structure``, ``SearchSpace.structure``): ``k_a`` and ``k_g`` are then the
+conditional kernels of ``kernels.py`` (arc kernel, "absent" category), which read their own
+columns of the full row and ignore the resource column; "the same configuration" (``e_x``)
+compares active columns only, so a stale value in an inactive column does not make a
+configuration another one.
 
 Bounded cost (``rungs.py``): a trial that reports every epoch keeps only its reports at
 geometric rungs (the first report at or beyond 1, 2, 4, 8, ... resource units) plus its last
@@ -66,7 +66,7 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -75,24 +75,26 @@ from gpytorch.kernels import Kernel
 from gpytorch.priors import LogNormalPrior
 
 from raybo.fantasies import fantasize
-from raybo.kernels import active_mask
+from raybo.kernels import active_mask, bowl_log_prior, config_kernel, gaussian_likelihood
 from raybo.options import DEFAULT, EngineOptions
 from raybo.rungs import rung_indices
-from raybo.surrogate import DTYPE, ExactGP, Posterior, build_posterior, fit_gp
+from raybo.state import SAME_POINT_TOL
+from raybo.surrogate import GPParts, Posterior, RayboGP, build_posterior, fit
+
+if TYPE_CHECKING:
+    from raybo.space import ConditionalStructure
 
 # Priors on the resource kernel, for r = t / t_max in (0, 1]. Decay rates lam ~ Gamma(alpha,
 # beta) with mean alpha / beta = 3 (a transient e-folds within a third of training) and a wide
 # spread (coefficient of variation 1 / sqrt(alpha) ~ 1.8): a mixture of fast and slow decays,
 # i.e. curves closer to power laws than to one exponential (Domhan et al. 2015). Centred at the
-# values MAP fits reached on benchmarks/curves.py; centred at (1, 0.5) instead, fits more often
-# ended at a near-zero beta (transients gone after one epoch: on branin_lc the 95% bands of
-# stopped trials covered as little as 39% of their final values, against 80% at worst here).
+# values MAP fits reached on benchmarks/curves.py; centred at (1, 0.5), fits more often ended
+# at a near-zero beta, transients gone after one epoch (benchmarks/README.md, "Engine decisions").
 # v, s, w (transient variances relative to the asymptote's) centred at 1: no term assumed away.
 ALPHA_PRIOR, ALPHA_INIT = (math.log(0.3), 1.0), 0.3
 BETA_PRIOR, BETA_INIT = (math.log(0.1), 1.0), 0.1
 SCALE_PRIOR, SCALE_INIT = (0.0, 1.0), 1.0
 POSITIVE_FLOOR = 1e-3  # lower bound of those five hyperparameters: keeps kappa finite
-SAME_CONFIG_TOL = 1e-9  # rows this close in x are the same configuration (e_x's identity)
 
 
 @dataclass
@@ -147,14 +149,14 @@ def kappa(u: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Ten
 class LearningCurveKernel(Kernel):
     """The (x, r) kernel of the module docstring. ``k_a`` and ``k_g`` act on the first ``d``
     columns (through their own ``active_dims``, or their ``cols`` in a conditional space with
-    ``tree``); the resource ``r`` is column ``d``."""
+    ``structure``); the resource ``r`` is column ``d``."""
 
     def __init__(self, k_a: Kernel, k_g: Kernel, d: int,
-                 tree: list[tuple[int, int, int, int]] | None = None):
+                 structure: ConditionalStructure | None = None):
         super().__init__()
-        self.kernels = torch.nn.ModuleList([k_a, k_g])  # "kernels": surrogate finds the Materns
+        self.kernels = torch.nn.ModuleList([k_a, k_g])
         self.d = d
-        self.tree = tree
+        self.structure = structure
         for name, (loc, scale), init in (("alpha", ALPHA_PRIOR, ALPHA_INIT),
                                          ("beta", BETA_PRIOR, BETA_INIT),
                                          ("smooth", SCALE_PRIOR, SCALE_INIT),
@@ -190,7 +192,7 @@ class LearningCurveKernel(Kernel):
             u = r1.unsqueeze(-1) + r2.unsqueeze(-2)
             u1, u2 = self._configuration(x1), self._configuration(x2)
             gap = (u1.unsqueeze(-2) - u2.unsqueeze(-3)).abs()
-            same = (gap.amax(-1) <= SAME_CONFIG_TOL).to(x1.dtype)
+            same = (gap.amax(-1) <= SAME_POINT_TOL).to(x1.dtype)
         kr = kappa(u, alpha, beta)
         norm = 1 + (v + s + w) * kappa(torch.full_like(alpha, 2.0), alpha, beta)
         return (k_a + (v * k_g + s + w * same) * kr) / norm
@@ -199,38 +201,41 @@ class LearningCurveKernel(Kernel):
         """The ``d`` configuration columns, inactive ones (conditional spaces) set to -1: two
         rows are the same configuration when their active values agree."""
         u = x[..., :self.d]
-        if not self.tree:
+        if not self.structure:
             return u
-        return torch.where(active_mask(u, self.tree), u, torch.full_like(u, -1.0))
+        return torch.where(active_mask(u, self.structure), u, torch.full_like(u, -1.0))
 
 
-class FidelityGP(ExactGP):
-    """``surrogate.ExactGP`` (likelihood, constant mean, x kernel and its priors) on rows
-    ``Z: (N, d + 1)``, with the x kernel (and a copy of it for the transient) wrapped in
-    ``LearningCurveKernel``."""
+def curve_kernel(d: int, cat_cols: list[int], opts: EngineOptions = DEFAULT,
+                 structure: ConditionalStructure | None = None) -> LearningCurveKernel:
+    """The (x, r) kernel on rows ``(N, d + 1)``: ``kernels.config_kernel`` over the ``d``
+    configuration columns (and a copy of it for the transient) in a ``LearningCurveKernel``."""
+    k_a = config_kernel(d, cat_cols, opts, structure)
+    return LearningCurveKernel(k_a, copy.deepcopy(k_a), d, structure)
 
-    def __init__(self, Z: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
-                 opts: EngineOptions = DEFAULT,
-                 tree: list[tuple[int, int, int, int]] | None = None):
-        d = Z.shape[-1] - 1
-        super().__init__(Z[..., :d], z, cat_cols, opts, tree)  # k_x over the d x-columns
-        self.set_train_data(Z, z, strict=False)  # k_x picks its columns by active_dims/cols
-        k_a = self.covar_module
-        self.covar_module = LearningCurveKernel(k_a, copy.deepcopy(k_a), d, tree).to(DTYPE)
+
+def curve_parts(d: int, cat_cols: list[int], opts: EngineOptions = DEFAULT,
+                structure: ConditionalStructure | None = None) -> GPParts:
+    """The learning-curve GP: ``curve_kernel``, with the plain GP's likelihood and priors."""
+    return GPParts(kernel=lambda: curve_kernel(d, cat_cols, opts, structure),
+                   likelihood=lambda: gaussian_likelihood(opts),
+                   log_prior=bowl_log_prior if opts.lengthscale_prior == "bowl" else None)
 
 
 def fit_curve_gp(Z: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
                  warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True,
                  opts: EngineOptions = DEFAULT,
-                 tree: list[tuple[int, int, int, int]] | None = None) -> FidelityGP:
-    """MAP fit on rows ``Z: (N, d + 1)``, targets ``z: (N,)``, through ``surrogate.fit_gp``'s
+                 structure: ConditionalStructure | None = None) -> RayboGP:
+    """MAP fit on rows ``Z: (N, d + 1)``, targets ``z: (N,)``, through ``surrogate.fit``'s
     warm-start and fallback chain (raises ``surrogate.FitError`` when nothing usable fits)."""
-    return fit_gp(Z, z, cat_cols, warm_state, optimize, opts, tree, model_cls=FidelityGP)
+    return fit(Z, z, curve_parts(Z.shape[-1] - 1, cat_cols, opts, structure), warm_state,
+               optimize, opts)
 
 
 @dataclass
 class FinalPosterior:
-    """Predictions at the final fidelity, with the interface ``proposal.py``'s acquisition uses:
+    """Predictions at the final fidelity, with the interface the acquisition uses
+    (``strategies.Predictive``):
     ``predict(Xc: (b, d)) -> (mean (m, b), var (b,))`` and ``best: (m,)``, the lowest posterior
     mean at ``r = 1`` over the configurations seen (the incumbent of a noisy EI: stopped trials
     have no final value, so the lowest *observed* target would mix fidelities)."""
@@ -247,7 +252,7 @@ def at_final(X: torch.Tensor) -> torch.Tensor:
     return torch.cat([X, torch.ones(*X.shape[:-1], 1, dtype=X.dtype)], dim=-1)
 
 
-def final_posterior(model: FidelityGP, Z: torch.Tensor, z: torch.Tensor,
+def final_posterior(model: RayboGP, Z: torch.Tensor, z: torch.Tensor,
                     X_seen: torch.Tensor, Z_pending: torch.Tensor | None = None,
                     eps: torch.Tensor | None = None, n_sampled: int | None = None
                     ) -> FinalPosterior:

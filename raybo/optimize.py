@@ -1,22 +1,24 @@
 """Maximizing an acquisition function over the mixed unit-cube encoding.
 
 Notation: ``f(X: (b, d)) -> (b,)`` the acquisition (larger is better, differentiable in the
-continuous columns); ``levels[j]`` the sorted admissible encodings of discrete column ``j``
-(``None`` for continuous ones); ``snap(X) -> X`` moves points onto admissible encodings.
+continuous columns); the ``Domain`` says where it is maximized: ``levels[j]`` the sorted
+admissible encodings of discrete column ``j`` (``None`` for continuous ones), ``snap(X) -> X``
+moves points onto admissible encodings, ``active(X)`` (conditional spaces only) which columns
+are active.
 
 Strategy (in the spirit of Optuna's ``_gp/optim_mixed.py`` and BoTorch's ``optimize_mixed``):
 score scrambled-Sobol candidates plus perturbations of the best observed points, keep the top
 few as starts, then alternate batched L-BFGS-B on the continuous columns (discrete ones fixed)
 with exhaustive or neighbourhood search over each discrete column, until nothing improves.
-In a conditional space (``tree``) the discrete search is where branches are chosen: it skips
-inactive columns and snaps every point it scores, and the continuous search then moves the
-parameters of the chosen branch (inactive ones have zero gradient under the arc kernel).
+In a conditional space (``Domain.active``) the discrete search is where branches are chosen:
+it skips inactive columns and snaps every point it scores, and the continuous search then moves
+the parameters of the chosen branch (inactive ones have zero gradient under the arc kernel).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,19 +26,21 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 
 from raybo.options import DEFAULT, EngineOptions
+from raybo.state import is_known
 from raybo.surrogate import DTYPE
-
-DUPLICATE_TOL = 1e-9
 
 Acq = Callable[[torch.Tensor], torch.Tensor]
 
 
-class Tree(Protocol):
-    """What the optimizer needs of a conditional space (``SearchSpace`` is one)."""
+@dataclass(frozen=True)
+class Domain:
+    """Where the acquisition is maximized, in the unit cube of ``dim`` columns (see the module
+    docstring); ``active`` is None for a space without conditional columns."""
 
-    def active(self, X: np.ndarray) -> np.ndarray: ...
-
-    def snap(self, X: np.ndarray) -> np.ndarray: ...
+    dim: int
+    levels: list[np.ndarray | None]
+    snap: Callable[[np.ndarray], np.ndarray]
+    active: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def _evaluate(f: Acq, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
@@ -71,18 +75,19 @@ def _optimize_continuous(f: Acq, X: np.ndarray, cont: list[int], maxiter: int) -
     return out
 
 
-def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray | None],
-                    opts: EngineOptions, tree: Tree | None = None) -> tuple[np.ndarray, float]:
+def _discrete_sweep(f: Acq, x: np.ndarray, val: float, domain: Domain, opts: EngineOptions
+                    ) -> tuple[np.ndarray, float]:
     """Coordinate search over each discrete column of one point ``x: (d,)``.
 
-    With ``tree`` (conditional spaces): inactive columns are skipped, and every trial point is
-    snapped, so changing a branch column scores the config it really decodes to (the columns
+    In a conditional space: inactive columns are skipped, and every trial point is snapped,
+    so changing a branch column scores the config it really decodes to (the columns
     it activates start at the centre of their range, which the next continuous round moves).
     """
-    for j, lev in enumerate(levels):
+    conditional = domain.active is not None
+    for j, lev in enumerate(domain.levels):
         if lev is None or len(lev) < 2:
             continue
-        if tree is not None and not tree.active(x[None])[0, j]:
+        if conditional and not domain.active(x[None])[0, j]:
             continue
         if len(lev) <= opts.exhaustive_levels:
             options = lev
@@ -91,8 +96,8 @@ def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray |
             options = lev[max(0, k - opts.neighbours): k + opts.neighbours + 1]
         trial = np.repeat(x[None], len(options), axis=0)
         trial[:, j] = options
-        if tree is not None:
-            trial = tree.snap(trial)
+        if conditional:
+            trial = domain.snap(trial)
         vals = _evaluate(f, trial)
         best = int(np.argmax(vals))
         if vals[best] > val:
@@ -100,17 +105,16 @@ def _discrete_sweep(f: Acq, x: np.ndarray, val: float, levels: list[np.ndarray |
     return x, val
 
 
-def maximize(f: Acq, d: int, levels: list[np.ndarray | None],
-             snap: Callable[[np.ndarray], np.ndarray], seed: int,
+def maximize(f: Acq, domain: Domain, seed: int,
              X_best: np.ndarray | None = None, X_avoid: np.ndarray | None = None,
-             X_pending: np.ndarray | None = None, opts: EngineOptions = DEFAULT,
-             tree: Tree | None = None) -> np.ndarray:
+             X_pending: np.ndarray | None = None, opts: EngineOptions = DEFAULT) -> np.ndarray:
     """Return the admissible ``x: (d,)`` with the highest acquisition found that is not within
-    ``DUPLICATE_TOL`` of any row of ``X_avoid: (k, d)`` (observed, failed and pending points)
+    ``state.SAME_POINT_TOL`` of any row of ``X_avoid: (k, d)`` (observed, failed and pending points)
     nor within ``opts.min_pending_distance`` of a row of ``X_pending: (p, d)``, unless every
     candidate is excluded (an exhausted discrete space)."""
+    d, snap = domain.dim, domain.snap
     rng = np.random.default_rng(seed)
-    cont = [j for j, lev in enumerate(levels) if lev is None]
+    cont = [j for j, lev in enumerate(domain.levels) if lev is None]
     cands = [qmc.Sobol(d, scramble=True, seed=rng).random(opts.n_sobol)]
     if X_best is not None and len(X_best) and opts.n_around_best:
         picks = X_best[rng.integers(len(X_best), size=opts.n_around_best)]
@@ -138,7 +142,7 @@ def maximize(f: Acq, d: int, levels: list[np.ndarray | None],
         starts[better], start_vals[better] = moved[better], moved_vals[better]
         improved = False
         for i in range(len(starts)):
-            x, v = _discrete_sweep(f, starts[i], float(start_vals[i]), levels, opts, tree)
+            x, v = _discrete_sweep(f, starts[i], float(start_vals[i]), domain, opts)
             if v > start_vals[i]:
                 starts[i], start_vals[i], improved = x, v, True
         if not improved:
@@ -147,7 +151,7 @@ def maximize(f: Acq, d: int, levels: list[np.ndarray | None],
     pool = np.concatenate([starts, C[order]])
     pool_vals = np.concatenate([start_vals, vals[order]])
     for i in np.argsort(-pool_vals, kind="stable"):
-        if not _is_duplicate(pool[i], X_avoid) and not _near(pool[i], X_pending,
+        if not is_known(pool[i], X_avoid) and not _near(pool[i], X_pending,
                                                              opts.min_pending_distance):
             return pool[i]
     return pool[int(np.argmax(pool_vals))]
@@ -172,8 +176,3 @@ def _roulette(vals: np.ndarray, order: np.ndarray, k: int, rng: np.random.Genera
 def _near(x: np.ndarray, X: np.ndarray | None, radius: float) -> bool:
     return radius > 0 and X is not None and len(X) > 0 and bool(
         (np.linalg.norm(X - x[None], axis=1) < radius).any())
-
-
-def _is_duplicate(x: np.ndarray, X: np.ndarray | None) -> bool:
-    return X is not None and len(X) > 0 and bool(
-        (np.abs(X - x[None]).max(axis=1) <= DUPLICATE_TOL).any())

@@ -40,7 +40,7 @@ class EngineOptions:
     fit_max_iter: int = 80
     warm_max_iter: int = 25
 
-    # -- when to re-optimize hyperparameters (proposal.py) ----------------------------------
+    # -- when to re-optimize hyperparameters (strategies.FitCache) --------------------------
     # Re-optimized once the training set grew by this fraction since the last optimization
     # (always below refit_always rows); in between the posterior is rebuilt with the previous
     # hyperparameters. A few new points barely move a MAP estimate on 100+ points.

@@ -1,6 +1,7 @@
 """``GPSearch``: the Ray Tune ``Searcher``. Tune glue only: options are validated in
 ``settings``, the initial design lives in ``design``, restore and batch bookkeeping in
-``concurrency``, the saved form in ``checkpoint``; the maths in ``proposal`` and below.
+``concurrency``, the saved form in ``checkpoint``; the maths in ``step`` (one BO step) and
+``strategies`` (which surrogate, chosen once per state change) and below.
 
 Contract details this class relies on (verified against Ray 2.60 and Ray's own searcher tests):
 * Tune pickles the searcher when a ``Tuner`` is built, before it has a space: no torch objects
@@ -51,14 +52,14 @@ from raybo.design import (
     design_finished,
     design_size,
     fill_point,
-    is_known,
 )
-from raybo.fidelity_proposal import propose_multi_fidelity, stopped_early
 from raybo.options import EngineOptions
-from raybo.proposal import FitCache, loo_diagnostics, propose
 from raybo.settings import Settings, check_positive_int
 from raybo.space import SearchSpace
 from raybo.state import TrialState
+from raybo.step import propose
+from raybo.strategies import Strategy, choose, create
+from raybo.strategies.plain import loo_diagnostics
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,9 @@ class GPSearch(Searcher):
         self._state = TrialState()
         self._n_evaluated = 0
         self._space: SearchSpace | None = None
-        self._fit_cache: Any = None  # last GP fit: warm start and diagnostics; never pickled
-        self._mf_cache: Any = None  # the same for the (x, resource) GP
+        # surrogate strategies by name, each with its fit cache (warm start); never pickled
+        self._strategies: dict[str, Strategy] = {}
+        self._strategy_name: str | None = None  # chosen at each state change (_state_changed)
         self._restored = RestoredTrials()
         self._metric_seen = False  # some result had the metric (see MISSING_METRIC_LIMIT)
         self._results_without_metric: list[list[str]] = []  # keys of those that lacked it
@@ -178,6 +180,7 @@ class GPSearch(Searcher):
         and evidence for the restore bookkeeping (``concurrency.py``)."""
         self._restored.on_report(trial_id, trial_id in self._state.records)
         self._report(trial_id, result)
+        self._state_changed()
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
@@ -193,6 +196,7 @@ class GPSearch(Searcher):
         self._restored.on_complete(trial_id)
         if not self._state.complete(trial_id, y):
             logger.debug("GPSearch: ignoring result of unknown trial %s", trial_id)
+        self._state_changed()
         self._check_metric_reported()
 
     def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
@@ -234,16 +238,22 @@ class GPSearch(Searcher):
         self._settings, self._space, self._design = settings, space, design
         self._n_evaluated, self._state = int(state["n_evaluated"]), trials
         self._restored.on_restore(trials.pending_ids, list(trials.records))
-        self._fit_cache = self._mf_cache = None  # refitted lazily at the next suggest
+        self._strategies = {}  # refitted lazily at the next suggest
+        self._state_changed()
 
     def __getstate__(self) -> dict[str, Any]:
         d = self.__dict__.copy()
-        d["_fit_cache"] = d["_mf_cache"] = None  # torch objects are rebuilt, never pickled
+        d["_strategies"] = {}  # torch objects are rebuilt, never pickled
         return d
 
     def __setstate__(self, d: dict[str, Any]) -> None:
-        if "_mf_cache" in d:
+        if "_strategies" in d:
             self.__dict__.update(d)
+            return
+        if "_mf_cache" in d:  # pickled before strategies had names: the same fields otherwise
+            d = {k: v for k, v in d.items() if k not in ("_fit_cache", "_mf_cache")}
+            self.__dict__.update(d, _strategies={}, _strategy_name=None)
+            self._state_changed()
             return
         # pickled by an older raybo (e.g. in the tuner.pkl of an older Tuner): continue from
         # the state that version would have saved
@@ -272,6 +282,48 @@ class GPSearch(Searcher):
         """``trial_origins()[trial_id]`` without building the dict; None for unknown ids."""
         record = self._state.records.get(trial_id)
         return None if record is None else record.origin
+
+    # -- read-only inspection (copies; changing them changes nothing here) -------------------
+    def observations(self) -> dict[str, dict[str, Any]]:
+        """Every trial and known point by id, as plain data: ``config``, ``x`` (the unit-cube
+        encoding, ``(d,)`` list), ``status`` (``"pending"``, ``"done"`` or ``"failed"``), ``y``
+        (the metric; None unless done), ``origin`` (see ``trial_origins``; None for known
+        points) and ``reports`` (``[resource, metric]`` pairs of the learning curve as kept)."""
+        return plain_copy(self._state.to_dict()["records"])
+
+    @property
+    def strategy(self) -> str:
+        """The surrogate the next GP suggestion uses: ``"plain"`` (a GP over configurations) or
+        ``"curve"`` (the learning-curve GP over configuration and resource, once a scheduler
+        stopped a trial below the maximum resource)."""
+        return self._strategy_name or choose(self._settings, self._state)
+
+    def last_fit(self, strategy: str | None = None) -> dict[str, Any] | None:
+        """The hyperparameters kept from the last fit of ``strategy`` (default: the one in use)
+        for the next warm start, or None if it has not fitted since this searcher was built or
+        restored: ``{"strategy", "n_fitted"`` (training rows when the hyperparameters were last
+        optimized), ``"hyperparameters"`` (the GP's ``state_dict`` as flat lists: GPyTorch's raw,
+        unconstrained parameters and its buffers)}``."""
+        name = strategy or self.strategy
+        fitted = self._strategies.get(name)
+        if fitted is None or fitted.cache.warm_state is None:
+            return None
+        return {"strategy": name, "n_fitted": fitted.cache.n_fitted,
+                "hyperparameters": {k: v.detach().flatten().tolist()
+                                    for k, v in fitted.cache.warm_state.items()}}
+
+    @property
+    def design_size(self) -> int:
+        """Successful results gathered (from ``points_to_evaluate`` and the quasi-random design)
+        before the GP is used (needs the space)."""
+        if self._space is None:
+            raise RuntimeError("GPSearch has no search space yet: the design size depends on it")
+        return self._design_size
+
+    def settings(self) -> dict[str, Any]:
+        """The searcher's settings as plain data (``seed``, ``metric``, ``mode``, ``budget``
+        (Tune's ``num_samples``), ``resource_attr``, ``max_resource``, ``engine``, ...)."""
+        return plain_copy(self._settings.to_dict())
 
     def diagnostics(self) -> dict[str, Any]:
         """Leave-one-out check of the surrogate on the observed trials, in metric units.
@@ -302,6 +354,7 @@ class GPSearch(Searcher):
         self._n_evaluated += 1
         self._state.add_observation(f"__evaluated_{self._n_evaluated}",
                                     space.decode(x, exact=point), x, _as_float(value))
+        self._state_changed()
 
     def _require_ready(self) -> SearchSpace:
         if self._space is None:
@@ -333,33 +386,23 @@ class GPSearch(Searcher):
             return fill_point(space, given, rng), "given", given
         if not design_finished(self._state.n_done, self._design_size):
             return self._design.sobol_point(space, seed, X_all), "design", None
-        x = self._propose(space, X_all)
-        if x is not None and space.conditional:
-            # The optimizer leaves stale values in inactive columns, so its duplicate check
-            # can miss a config already tried: compare the canonical (snapped) encodings.
-            x = space.snap(x[None])[0]
-            if is_known(x, X_all):
-                x = None
+        x = propose(self._strategy(), self._state, space, self.mode, self._settings.acquisition,
+                    seed=self._step_seed(), X_avoid=X_all, opts=self._settings.engine)
         if x is None:  # no GP could be fitted (warned), or a repeat: a quasi-random point
             return self._design.sobol_point(space, seed, X_all), "fallback", None
         return x, "gp", None
 
-    def _propose(self, space: SearchSpace, X_all: np.ndarray) -> np.ndarray | None:
-        """The GP's point (None: no GP could be fitted). Once a trial ended below the maximum
-        resource (a scheduler stopped it), the (configuration, resource) GP of
-        ``fidelity_proposal``; until then, and always without a scheduler, ``proposal``'s."""
-        s = self._settings
-        t_max = s.max_resource or self._state.max_resource()
-        if s.resource_attr and t_max and stopped_early(self._state, t_max):
-            if self._mf_cache is None:
-                self._mf_cache = FitCache()
-            return propose_multi_fidelity(
-                self._state, space, self.mode, s.acquisition, seed=self._step_seed(),
-                cache=self._mf_cache, X_avoid=X_all, t_max=t_max, opts=s.engine)
-        if self._fit_cache is None:
-            self._fit_cache = FitCache()
-        return propose(self._state, space, self.mode, s.acquisition, seed=self._step_seed(),
-                       cache=self._fit_cache, X_avoid=X_all, opts=s.engine)
+    def _state_changed(self) -> None:
+        """Choose the surrogate strategy for the records as they now are (``strategies.choose``:
+        the learning-curve GP once a scheduler stopped a trial, else the plain GP)."""
+        self._strategy_name = choose(self._settings, self._state)
+
+    def _strategy(self) -> Strategy:
+        """The chosen strategy; each keeps its own fit cache for as long as the searcher lives."""
+        name = self._strategy_name or choose(self._settings, self._state)
+        if name not in self._strategies:
+            self._strategies[name] = create(name, self._settings)
+        return self._strategies[name]
 
     def _report(self, trial_id: str, result: dict[str, Any] | None) -> None:
         """Record ``result``'s metric at its ``resource_attr`` level (if it has both)."""

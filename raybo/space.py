@@ -26,7 +26,8 @@ dimensions fixed" baseline; masking them in the kernel is the surrogate's busine
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 from ray.tune.search.sample import Categorical, Domain
@@ -48,7 +49,8 @@ from raybo.params import (
     unsupported,
 )
 
-__all__ = ["CAT", "FLOAT", "INACTIVE", "INT", "MissingParameter", "Param", "SearchSpace"]
+__all__ = ["CAT", "FLOAT", "INACTIVE", "INT", "Condition", "ConditionalStructure",
+           "MissingParameter", "Param", "SearchSpace"]
 
 INACTIVE = 0.5  # encoding of an inactive column: the centre, equally far from every value
 _MISSING = object()  # "this config does not give a value here"
@@ -57,6 +59,36 @@ _MISSING = object()  # "this config does not give a value here"
 #   ("const", path, value)  ("param", path, column)  ("dict", path, ((key, node), ...))
 #   ("list" | "tuple", path, (node, ...))  ("choice", path, column, (option node, ...))
 Node = tuple
+
+
+class Condition(NamedTuple):
+    """Column ``column`` is active when its branch column ``branch`` is active and selects
+    ``option`` (of ``n_options``)."""
+
+    column: int
+    branch: int
+    option: int
+    n_options: int
+
+
+@dataclass(frozen=True)
+class ConditionalStructure:
+    """Which columns of a conditional space are active when: one ``Condition`` per conditional
+    column, parents before children (so one pass in order computes every column's activity).
+    What the surrogate's kernels need of the space (``kernels.active_mask``)."""
+
+    conditions: tuple[Condition, ...]
+
+    def __iter__(self):
+        return iter(self.conditions)
+
+    def __len__(self) -> int:
+        return len(self.conditions)
+
+    @property
+    def columns(self) -> set[int]:
+        """The conditional columns."""
+        return {c.column for c in self.conditions}
 
 
 class SearchSpace:
@@ -147,11 +179,12 @@ class SearchSpace:
         return bool(self._children)
 
     @property
-    def tree(self) -> list[tuple[int, int, int, int]]:
-        """``(column, branch column, option, options of that branch)`` for every conditional
-        column, parents before children: what the surrogate needs to compute ``active`` on
-        tensors (``kernels.active_mask``)."""
-        return [(j, pj, option, self.params[pj].n_levels) for j, pj, option in self._children]
+    def structure(self) -> ConditionalStructure | None:
+        """The conditional structure (None for a space without conditional columns)."""
+        if not self._children:
+            return None
+        return ConditionalStructure(tuple(Condition(j, pj, option, self.params[pj].n_levels)
+                                          for j, pj, option in self._children))
 
     def levels(self) -> list[np.ndarray | None]:
         """Per column: the sorted encodings of all admissible values of a discrete column

@@ -5,7 +5,7 @@ value ``y`` (as reported, before any sign flip), a status and, for trials the se
 where the suggestion came from (``origin``). Everything the GP needs is derived:
 ``X_obs: (n, d)``, ``y_obs: (n,)``, ``X_failed: (f, d)``, ``X_pending: (p, d)``.
 
-For multi-fidelity search (issue 14) a record also keeps the trial's intermediate results
+For multi-fidelity search a record also keeps the trial's intermediate results
 ``reports: [[t, y], ...]`` (resource level, raw metric value; increasing ``t``), thinned to
 geometric rungs plus the latest (``rungs.py``), so a trial that reports every epoch stores
 O(log t) of them.
@@ -13,6 +13,11 @@ O(log t) of them.
 Saved form (``to_dict``), version 3: ``{"version": 3, "records": {trial_id: {"config", "x",
 "status", "y", "origin", "reports"}}}``. Versions 1 (no ``origin``, no ``reports``) and 2 (no
 ``reports``) still load, with ``origin=None`` and ``reports=[]``.
+
+Never repeating a config is one rule, here: ``is_known`` with the one tolerance
+``SAME_POINT_TOL``. The initial design, the acquisition optimizer and the step's final check of a
+conditional space's canonical encoding use it, and the kernels use the same tolerance for "the
+same category" and "the same configuration".
 """
 
 from __future__ import annotations
@@ -30,8 +35,18 @@ PENDING, DONE, FAILED = "pending", "done", "failed"
 # points_to_evaluate, the quasi-random design, the GP, a quasi-random point after a failed fit
 ORIGINS = ("given", "design", "gp", "fallback")
 STATE_VERSION = 3
+# Largest per-column gap (unit cube) between two encodings of the same config: encodings are
+# exact (cell centres, category centres, snapped values), so this only absorbs round-off.
+SAME_POINT_TOL = 1e-9
 RECORD_KEYS = {1: {"config", "x", "status", "y"}, 2: {"config", "x", "status", "y", "origin"},
                3: {"config", "x", "status", "y", "origin", "reports"}}
+
+
+def is_known(x: np.ndarray, X: np.ndarray | None) -> bool:
+    """True if ``x: (d,)`` is within ``SAME_POINT_TOL`` (in every column) of a row of ``X: (k,
+    d)`` (None or empty: nothing is known)."""
+    return X is not None and len(X) > 0 and bool(
+        (np.abs(np.asarray(X) - x[None]).max(axis=1) <= SAME_POINT_TOL).any())
 
 
 @dataclass

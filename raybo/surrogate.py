@@ -1,14 +1,14 @@
-"""The GP surrogate: a GPyTorch exact GP fitted by MAP, and its closed-form posterior.
+"""The GP surrogate: a GPyTorch exact GP composed from injected parts, fitted by MAP, and its
+closed-form posterior.
 
-Notation: ``X: (n, d)`` in [0, 1]^d, ``z: (n,)`` standardized targets (to minimize), candidate
-points ``Xc: (b, d)``. ``cat_cols`` lists the categorical columns; all others are continuous or
-integer (cell-centre encoded, see ``space.py``) and share a Matern-5/2 ARD kernel.
+Notation: ``X: (n, q)`` training rows in [0, 1]^q (``q = d`` configurations, or ``d + 1`` with a
+resource column, see ``fidelity.py``), ``z: (n,)`` standardized targets (to minimize), candidate
+points ``Xc: (b, q)``. ``cat_cols`` lists the categorical columns.
 
-Kernel: Matern-5/2 ARD (continuous/integer columns) x exponentiated Hamming (categorical
-columns), unit signal variance because targets are standardized (as BoTorch does since 0.12).
-Priors follow Hvarfner et al. 2024 ("Vanilla BO performs great at high dimensions"): lengthscales
-LogNormal(sqrt(2) + log(d) / 2, sqrt(3)), so the prior lengthscale grows like sqrt(d) and high-d
-spaces are not modelled as noise; noise LogNormal(-4, 1) with a floor (``noise_floor``).
+A ``RayboGP`` is a constant mean plus whatever kernel and likelihood it is given (as BoTorch's
+``SingleTaskGP(covar_module=..., likelihood=...)``): ``GPParts`` says how to build them (fresh for
+every attempt of the fit's fallback chain), and ``kernels.py`` is the factory of the parts. The
+plain GP's parts are ``plain_parts``; the learning-curve GP's are ``fidelity.curve_parts``.
 
 The posterior is computed here from one Cholesky factor rather than through GPyTorch's
 prediction caches, so that fantasies (``fantasies.py``) can reuse it for many target columns at
@@ -18,20 +18,22 @@ once and gradients flow to ``Xc``.
 from __future__ import annotations
 
 import logging
-import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gpytorch
 import torch
-from gpytorch.constraints import GreaterThan
-from gpytorch.priors import LogNormalPrior
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from linear_operator.utils.errors import NanError, NotPSDError
 from linear_operator.utils.warnings import NumericalWarning
 
-from raybo.kernels import CategoricalKernel, ConditionalMatern
+from raybo.kernels import bowl_log_prior, config_kernel, gaussian_likelihood
 from raybo.options import DEFAULT, EngineOptions
+
+if TYPE_CHECKING:
+    from raybo.space import ConditionalStructure
 
 logger = logging.getLogger(__name__)
 
@@ -44,48 +46,36 @@ class FitError(RuntimeError):
     """No usable GP could be fitted; the caller falls back to a quasi-random point."""
 
 
-class ExactGP(gpytorch.models.ExactGP):
-    """Constant mean, Matern-5/2 ARD on numeric columns x overlap kernel on categorical ones;
-    with ``tree`` (a conditional space, ``SearchSpace.tree``) their conditional versions from
-    ``kernels.py``, which treat inactive parameters as absent."""
+@dataclass(frozen=True)
+class GPParts:
+    """What a GP is built from. ``kernel()`` and ``likelihood()`` return fresh modules (one per
+    fit attempt); ``log_prior(kernel)``, if given, is a log prior on the kernel's
+    hyperparameters added to the marginal likelihood in the fit, beyond GPyTorch's registered
+    priors."""
 
-    def __init__(self, X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
-                 opts: EngineOptions = DEFAULT,
-                 tree: list[tuple[int, int, int, int]] | None = None):
-        likelihood = gpytorch.likelihoods.GaussianLikelihood(
-            noise_prior=LogNormalPrior(-4.0, 1.0),
-            noise_constraint=GreaterThan(opts.noise_floor,
-                                         initial_value=max(math.exp(-5.0), 2 * opts.noise_floor)),
-        )
+    kernel: Callable[[], gpytorch.kernels.Kernel]
+    likelihood: Callable[[], gpytorch.likelihoods.Likelihood]
+    log_prior: Callable[[gpytorch.kernels.Kernel], torch.Tensor] | None = None
+
+
+def plain_parts(d: int, cat_cols: list[int], opts: EngineOptions = DEFAULT,
+                structure: ConditionalStructure | None = None) -> GPParts:
+    """The plain GP over configurations ``x: (d,)``: ``kernels.config_kernel`` (conditional with
+    ``structure``), Gaussian noise, and the bowl prior when ``opts.lengthscale_prior`` asks."""
+    return GPParts(kernel=lambda: config_kernel(d, cat_cols, opts, structure),
+                   likelihood=lambda: gaussian_likelihood(opts),
+                   log_prior=bowl_log_prior if opts.lengthscale_prior == "bowl" else None)
+
+
+class RayboGP(gpytorch.models.ExactGP):
+    """Constant mean, the given ``covar_module`` and ``likelihood``; float64."""
+
+    def __init__(self, X: torch.Tensor, z: torch.Tensor,
+                 covar_module: gpytorch.kernels.Kernel,
+                 likelihood: gpytorch.likelihoods.Likelihood):
         super().__init__(X, z, likelihood)
-        d = X.shape[-1]
-        cont_cols = [j for j in range(d) if j not in cat_cols]
-        if opts.lengthscale_prior == "dim_scaled":
-            ls_prior = LogNormalPrior(math.sqrt(2) + 0.5 * math.log(d), math.sqrt(3))
-            ls_init = math.exp(ls_prior.loc.item() - ls_prior.scale.item() ** 2)  # its mode
-        else:  # "bowl": added in _optimize_mll, see _bowl_log_prior
-            ls_prior, ls_init = None, 1.0
-        self.bowl = opts.lengthscale_prior == "bowl"
-        kernels = []
-        if cont_cols:
-            ls_kwargs = dict(ard_num_dims=len(cont_cols), lengthscale_prior=ls_prior,
-                             lengthscale_constraint=GreaterThan(opts.lengthscale_floor,
-                                                                initial_value=ls_init))
-            kernels.append(
-                ConditionalMatern(cont_cols, tree, **ls_kwargs) if tree else
-                gpytorch.kernels.MaternKernel(nu=2.5, active_dims=cont_cols, **ls_kwargs))
-        if cat_cols:
-            # Without a prior the categorical lengthscale's MAP swings between 0.06 (categories
-            # unrelated) and 1e7 (the parameter ignored) from one fit to the next on 15-35
-            # points (benchmarks' mixed problem), and a run commits to a category early.
-            cat_prior = LogNormalPrior(0.0, 1.0) if opts.cat_lengthscale_prior else None
-            cat_kwargs = dict(ard_num_dims=len(cat_cols), lengthscale_prior=cat_prior,
-                              lengthscale_constraint=GreaterThan(1e-2, initial_value=1.0))
-            kernels.append(CategoricalKernel(cols=cat_cols, tree=tree, **cat_kwargs) if tree
-                           else CategoricalKernel(active_dims=cat_cols, **cat_kwargs))
         self.mean_module = gpytorch.means.ConstantMean()
-        self.covar_module = kernels[0] if len(kernels) == 1 else gpytorch.kernels.ProductKernel(
-            *kernels)
+        self.covar_module = covar_module
         self.to(DTYPE)
 
     def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
@@ -100,7 +90,7 @@ class Posterior:
     (K + noise I)^-1 (Y - c), ``best: (m,)`` incumbent (lowest target) per column.
     """
 
-    model: ExactGP
+    model: RayboGP
     X: torch.Tensor
     Y: torch.Tensor
     L: torch.Tensor
@@ -129,7 +119,7 @@ class Posterior:
         return mean, var
 
 
-def build_posterior(model: ExactGP, X: torch.Tensor, Y: torch.Tensor, plugin: bool = False
+def build_posterior(model: RayboGP, X: torch.Tensor, Y: torch.Tensor, plugin: bool = False
                     ) -> Posterior:
     """Factorize K + noise I for inputs ``X: (n, d)`` and targets ``Y: (n, m)``.
 
@@ -166,18 +156,22 @@ def cholesky(A: torch.Tensor) -> torch.Tensor:
 
 def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
            warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True,
-           opts: EngineOptions = DEFAULT,
-           tree: list[tuple[int, int, int, int]] | None = None,
-           model_cls: type[ExactGP] | None = None) -> ExactGP:
-    """MAP fit of the GP hyperparameters with L-BFGS.
+           opts: EngineOptions = DEFAULT, structure: ConditionalStructure | None = None
+           ) -> RayboGP:
+    """The plain GP (``plain_parts``) fitted by ``fit``."""
+    return fit(X, z, plain_parts(X.shape[-1], cat_cols, opts, structure), warm_state, optimize,
+               opts)
+
+
+def fit(X: torch.Tensor, z: torch.Tensor, parts: GPParts,
+        warm_state: dict[str, torch.Tensor] | None = None, optimize: bool = True,
+        opts: EngineOptions = DEFAULT) -> RayboGP:
+    """MAP fit of the hyperparameters of a ``RayboGP`` built from ``parts``, with L-BFGS.
 
     Fallback chain (each step logged): optimize from ``warm_state`` (a previous fit's
     ``state_dict``) -> optimize from the prior defaults -> keep the previous hyperparameters
     unoptimized -> keep the defaults; raises ``FitError`` only if even that is unusable.
     With ``optimize=False`` the warm state is used as it is (see ``EngineOptions.refit_growth``).
-    ``tree``: a conditional space's structure (``SearchSpace.tree``), see ``ExactGP``.
-    ``model_cls``: a subclass of ``ExactGP`` with the same constructor (e.g. ``fidelity.py``'s
-    GP over (x, resource)), fitted through the same chain.
     """
     if not (torch.isfinite(X).all() and torch.isfinite(z).all()):
         raise FitError("GP inputs or targets are not finite")
@@ -187,7 +181,7 @@ def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
         attempts.insert(0, (warm_state, False))
     last_error: Exception | None = None
     for state, optimize in attempts:
-        model = (model_cls or ExactGP)(X, z, cat_cols, opts, tree)
+        model = RayboGP(X, z, parts.kernel(), parts.likelihood())
         if state is not None:
             try:
                 model.load_state_dict(state)
@@ -197,7 +191,8 @@ def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
                 continue
         try:
             if optimize:
-                _optimize_mll(model, opts.warm_max_iter if state is not None else opts.fit_max_iter)
+                _optimize_mll(model, opts.warm_max_iter if state is not None else opts.fit_max_iter,
+                              parts.log_prior)
         except (NotPSDError, NanError, torch.linalg.LinAlgError, ValueError) as err:
             last_error = err
             logger.warning("GP fit failed (%s); trying the next fallback", err)
@@ -209,7 +204,8 @@ def fit_gp(X: torch.Tensor, z: torch.Tensor, cat_cols: list[int],
     raise FitError(f"GP fit failed: {last_error}")
 
 
-def _optimize_mll(model: ExactGP, max_iter: int) -> None:
+def _optimize_mll(model: RayboGP, max_iter: int,
+                  log_prior: Callable[[gpytorch.kernels.Kernel], torch.Tensor] | None) -> None:
     model.train()
     mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -221,33 +217,14 @@ def _optimize_mll(model: ExactGP, max_iter: int) -> None:
         opt.zero_grad()
         with gpytorch.settings.max_cholesky_size(10_000):
             loss = -mll(model(X), z)
-        if model.bowl:  # the MLL is per data point: so is the prior added to it
-            loss = loss - _bowl_log_prior(model) / len(z)
+        if log_prior is not None:  # the MLL is per data point: so is the prior added to it
+            loss = loss - log_prior(model.covar_module) / len(z)
         if not torch.isfinite(loss):
             raise ValueError("non-finite marginal likelihood")
         loss.backward()
         return loss
 
     opt.step(closure)
-
-
-def _bowl_log_prior(model: ExactGP) -> torch.Tensor:
-    """log p(l) = -0.1 (l^2 + l^-2) per Matern lengthscale, Optuna's GPSampler prior written in
-    lengthscales (its -0.1 (rho + 1/rho) on rho = l^-2): flat-ish for l in [0.3, 3] of the unit
-    cube, steep outside, so a dimension the data near one basin ignores is not declared
-    irrelevant everywhere (Hartmann6: lengthscales of 10-24 on x2/x4 kept 6 of 10 seeds in the
-    local minimum)."""
-    total = torch.zeros((), dtype=DTYPE)
-    for k in _matern_kernels(model.covar_module):
-        ls = k.lengthscale
-        total = total - 0.1 * (ls.pow(2) + ls.pow(-2)).sum()
-    return total
-
-
-def _matern_kernels(kernel: gpytorch.kernels.Kernel) -> list[gpytorch.kernels.Kernel]:
-    if isinstance(kernel, (gpytorch.kernels.MaternKernel, ConditionalMatern)):
-        return [kernel]
-    return [k for sub in getattr(kernel, "kernels", []) for k in _matern_kernels(sub)]
 
 
 def loo_predictions(post: Posterior) -> tuple[torch.Tensor, torch.Tensor]:

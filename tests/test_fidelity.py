@@ -18,9 +18,9 @@ from scipy.stats import spearmanr
 from benchmarks.curves import get_curve_problem
 from raybo.fantasies import base_samples
 from raybo.fidelity import (
-    FidelityGP,
     LearningCurveKernel,
     at_final,
+    curve_kernel,
     curve_rows,
     final_posterior,
     fit_curve_gp,
@@ -145,8 +145,7 @@ def test_prior_variance_is_one_at_the_final_fidelity():
     must make it so at r = 1 for any hyperparameters, while earlier levels may vary more."""
     rng = np.random.default_rng(2)
     Z = torch.as_tensor(rng.random((12, 4)), dtype=DTYPE)
-    model = FidelityGP(Z, torch.zeros(12, dtype=DTYPE), cat_cols=[2])
-    k = model.covar_module
+    k = curve_kernel(3, cat_cols=[2]).to(DTYPE)
     assert isinstance(k, LearningCurveKernel)
     names = ("alpha", "beta", "smooth", "shared", "own")
     for values in [(0.3, 0.1, 1, 1, 1), (2.0, 3.0, 10, 0.01, 5), (0.05, 0.01, 0, 0, 0)]:
@@ -169,8 +168,7 @@ def test_own_transient_links_only_rows_of_one_configuration():
     Z = torch.cat([torch.cat([x, torch.tensor([[r]], dtype=DTYPE)], 1) for r in (0.1, 0.5)])
     other = Z.clone()
     other[:, 0] += 1e-6
-    model = FidelityGP(torch.cat([Z, other]), torch.zeros(4, dtype=DTYPE), cat_cols=[])
-    k = model.covar_module
+    k = curve_kernel(2, cat_cols=[]).to(DTYPE)
     for name, val in (("alpha", 0.5), ("beta", 0.2), ("smooth", 1.0), ("shared", 0.5),
                       ("own", 3.0)):
         k.set(name, val)
@@ -187,9 +185,9 @@ def test_own_transient_links_only_rows_of_one_configuration():
 
 
 def test_conditional_space_kernel_ignores_inactive_columns():
-    """In a conditional space (SearchSpace.tree) the (x, r) kernel reads only active columns:
+    """In a conditional space (SearchSpace.structure) the (x, r) kernel reads only active columns:
     a row whose inactive column holds a stale value (as the optimizer leaves them) has the
-    same covariances as the canonical row, own transient e_x included; without the tree it
+    same covariances as the canonical row, own transient e_x included; without the structure it
     would be another configuration."""
     from ray import tune
 
@@ -209,17 +207,15 @@ def test_conditional_space_kernel_ignores_inactive_columns():
     stale[0, 2] = 0.9  # column of "m": inactive in the "k" branch
     again = canonical.clone()
     again[0, -1] = 0.8  # the same configuration at a later level
-    for tree, equal in ((space.tree, True), (None, False)):
-        model = FidelityGP(torch.cat([Z, canonical]), torch.zeros(7, dtype=DTYPE), cat_cols,
-                           tree=tree)
-        k = model.covar_module
+    for structure, equal in ((space.structure, True), (None, False)):
+        k = curve_kernel(space.dim, cat_cols, structure=structure).to(DTYPE)
         k.set("own", 3.0)
         with torch.no_grad():
             K_canonical = k(torch.cat([canonical, again, Z]), canonical).to_dense()
             K_stale = k(torch.cat([stale, again, Z]), stale).to_dense()
         assert torch.allclose(K_canonical, K_stale, atol=1e-12) == equal
     model = fit_curve_gp(torch.cat([Z, canonical]), torch.as_tensor(rng.standard_normal(7)),
-                         cat_cols, tree=space.tree)
+                         cat_cols, structure=space.structure)
     post = final_posterior(model, torch.cat([Z, canonical]), model.train_targets,
                            torch.as_tensor(U, dtype=DTYPE))
     with torch.no_grad():

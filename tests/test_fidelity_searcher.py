@@ -12,7 +12,6 @@ import pytest
 from ray import tune
 
 from raybo import GPSearch
-from raybo.fidelity_proposal import stopped_early
 from raybo.state import DONE, FAILED, PENDING
 from trainables.curves import curve_loss
 
@@ -51,9 +50,8 @@ def test_without_a_scheduler_suggestions_match_the_plain_gp():
     mf = GPSearch(SPACE, "loss", "min", seed=3, n_initial=4)
     plain = GPSearch(SPACE, "loss", "min", seed=3, n_initial=4, resource_attr=None)
     assert run(mf, 10) == run(plain, 10)
-    assert not stopped_early(mf._state, EPOCHS)
-    assert mf._mf_cache is None
-    assert all(r.reports[-1][0] == EPOCHS for r in mf._state.records.values())
+    assert mf.strategy == "plain" and mf.last_fit("curve") is None
+    assert all(r["reports"][-1][0] == EPOCHS for r in mf.observations().values())
 
 
 def test_without_a_scheduler_suggestions_match_raybo_before_issue_14():
@@ -71,21 +69,21 @@ def test_without_a_scheduler_suggestions_match_raybo_before_issue_14():
         expected = json.load(f)
     searcher = GPSearch(old.SPACE, "loss", "min", seed=3, n_initial=4)
     assert old.run(searcher) == expected
-    assert searcher._mf_cache is None and searcher._fit_cache is not None
-    assert all(r.reports[-1][0] == old.EPOCHS for r in searcher._state.records.values())
+    assert searcher.last_fit("curve") is None and searcher.last_fit("plain") is not None
+    assert all(r["reports"][-1][0] == old.EPOCHS for r in searcher.observations().values())
 
 
 def test_stopped_trials_are_observations_at_their_level_not_failures():
     searcher = GPSearch(SPACE, "loss", "min", seed=0, n_initial=4)
     stops = [EPOCHS, 1, 3, 1, EPOCHS, 1, 3, 1, 1, EPOCHS, 1, 1]
     configs = run(searcher, len(stops), stop_at=lambda i: stops[i])
-    recs = [searcher._state.records[f"t{i}"] for i in range(len(stops))]
-    assert all(r.status == DONE for r in recs)  # not FAILED, and not pending either
+    recs = [searcher.observations()[f"t{i}"] for i in range(len(stops))]
+    assert all(r["status"] == DONE for r in recs)  # not FAILED, and not pending either
     for r, end, config in zip(recs, stops, configs):
-        assert r.reports[-1] == [end, pytest.approx(loss(config, end))]  # the stopping result
-        assert [p[0] for p in r.reports] == sorted({t for t in (1, 2, 4, 8) if t <= end} | {end})
-    assert stopped_early(searcher._state, EPOCHS)
-    assert searcher._mf_cache is not None and searcher._mf_cache.n_fitted > 0  # the (x, t) GP ran
+        assert r["reports"][-1] == [end, pytest.approx(loss(config, end))]  # the stopping result
+        assert [p[0] for p in r["reports"]] == sorted({t for t in (1, 2, 4, 8) if t <= end} | {end})
+    assert searcher.strategy == "curve"
+    assert searcher.last_fit("curve")["n_fitted"] > 0  # the (x, t) GP ran
 
 
 def test_multi_fidelity_suggestions_differ_from_taking_last_values_as_final():
@@ -108,17 +106,18 @@ def test_pending_trials_with_reports_are_fantasized_and_state_survives_restore(t
         c = searcher.suggest(f"r{k}")
         for t in range(1, (1, 2, 4)[k] + 1):
             searcher.on_trial_result(f"r{k}", {"loss": loss(c, t), "training_iteration": t})
-    assert searcher._state.n_pending == 3
+    assert searcher.n_pending == 3
     searcher.save(str(tmp_path / "ckpt"))
     restored = GPSearch()
     restored.restore(str(tmp_path / "ckpt"))
-    assert restored._state.to_dict() == searcher._state.to_dict()
-    assert restored._settings == searcher._settings and restored._settings.max_resource == EPOCHS
-    searcher._mf_cache = None  # restore refits from the priors; so does the original now
+    assert restored.observations() == searcher.observations()
+    assert restored.settings() == searcher.settings()
+    assert restored.settings()["max_resource"] == EPOCHS
+    searcher.set_state(searcher.get_state())  # restore refits from the priors; so does this one
     assert restored.suggest("next") == searcher.suggest("next")  # same data, same fantasies
     # Tune resumes a restored trial from its checkpoint: its next report continues the curve
     restored.on_trial_result("r2", {"loss": 0.5, "training_iteration": 5})
-    assert [p[0] for p in restored._state.records["r2"].reports] == [1, 2, 4, 5]
+    assert [p[0] for p in restored.observations()["r2"]["reports"]] == [1, 2, 4, 5]
 
 
 def test_failed_and_nan_trials_stay_failures_with_curves():
@@ -129,11 +128,11 @@ def test_failed_and_nan_trials_stay_failures_with_curves():
     searcher.on_trial_complete("bad", {"loss": math.nan, "training_iteration": 2})
     c2 = searcher.suggest("err")
     searcher.on_trial_complete("err", error=True)
-    assert searcher._state.records["bad"].status == FAILED
-    assert searcher._state.records["err"].status == FAILED
+    assert searcher.observations()["bad"]["status"] == FAILED
+    assert searcher.observations()["err"]["status"] == FAILED
     x = searcher.suggest("after")  # the (x, t) GP fits with failures imputed at r = 1
     assert x is not None and x not in (c, c2)
-    assert searcher._state.records["after"].status == PENDING
+    assert searcher.observations()["after"]["status"] == PENDING
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -152,17 +151,17 @@ def test_bad_fidelity_arguments_are_named(kwargs, message):
 
 def test_paused_trial_stopped_without_a_result_ends_at_its_last_report():
     """HyperBandScheduler stops a paused trial with on_trial_complete(trial_id) and no result;
-    it was failed before issue 14. With its curve recorded, it ended at its last report."""
+    it used to count as failed. With its curve recorded, it ended at its last report."""
     searcher = GPSearch(SPACE, "loss", "min", seed=5, n_initial=3)
     c = searcher.suggest("p")
     for t in (1, 2, 3):
         searcher.on_trial_result("p", {"loss": loss(c, t), "training_iteration": t})
     searcher.on_trial_complete("p")
-    rec = searcher._state.records["p"]
-    assert rec.status == DONE and rec.y == pytest.approx(loss(c, 3))
+    rec = searcher.observations()["p"]
+    assert rec["status"] == DONE and rec["y"] == pytest.approx(loss(c, 3))
     searcher.suggest("q")
     searcher.on_trial_complete("q")  # no report at all: still a failure
-    assert searcher._state.records["q"].status == FAILED
+    assert searcher.observations()["q"]["status"] == FAILED
 
 
 def test_mixed_space_with_stopped_trials_stays_in_domain():
@@ -182,7 +181,7 @@ def test_mixed_space_with_stopped_trials_stays_in_domain():
             if t < end:
                 searcher.on_trial_result(tid, {"loss": y, "training_iteration": t})
         searcher.on_trial_complete(tid, {"loss": y, "training_iteration": end})
-    assert searcher._mf_cache is not None and searcher._mf_cache.n_fitted > 0
+    assert searcher.last_fit("curve")["n_fitted"] > 0
     assert len({repr(sorted(c.items())) for c in seen}) == len(seen)  # no repeats
 
 
@@ -215,6 +214,6 @@ def test_conditional_space_with_stopped_trials_uses_the_curve_model():
         searcher.on_trial_complete(tid, {"loss": y, "training_iteration": end})
     assert all(why_not(space, c) is None for c in configs), [why_not(space, c) for c in configs]
     assert len({repr(c) for c in configs}) == len(configs)
-    assert searcher._mf_cache is not None and searcher._mf_cache.n_fitted > 0
+    assert searcher.last_fit("curve")["n_fitted"] > 0
     origins = list(searcher.trial_origins().values())
     assert origins[:4] == ["design"] * 4 and origins.count("gp") >= 8, origins

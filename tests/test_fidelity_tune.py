@@ -39,15 +39,15 @@ def _scheduler(name: str):
 def _check_against_tune(searcher: GPSearch, trials) -> int:
     """Each Tune trial's record: finished, its last report at Tune's last training_iteration,
     every kept report equal to the trainable's loss there. Returns how many ended early."""
-    records = searcher._state.records
+    records = searcher.observations()
     assert set(records) == {t.trial_id for t in trials}
     stopped = 0
     for trial in trials:
         rec = records[trial.trial_id]
         last = trial.last_result["training_iteration"]
-        assert rec.status == DONE, (trial.trial_id, rec.status)
-        assert rec.reports[-1][0] == last
-        for t, y in rec.reports:
+        assert rec["status"] == DONE, (trial.trial_id, rec["status"])
+        assert rec["reports"][-1][0] == last
+        for t, y in rec["reports"]:
             assert y == pytest.approx(curve_loss(trial.config["x"], t, EPOCHS), rel=1e-12)
         stopped += last < EPOCHS
     return stopped
@@ -64,7 +64,7 @@ def test_tune_run_with_scheduler_records_stopped_trials(ray_local, tmp_path, sch
     assert all(t.status == "TERMINATED" for t in analysis.trials)
     stopped = _check_against_tune(searcher, analysis.trials)
     assert stopped >= 3  # the scheduler did stop trials early, and none counts as failed
-    assert searcher._mf_cache is not None and searcher._mf_cache.n_fitted > 0
+    assert searcher.last_fit("curve")["n_fitted"] > 0
 
 
 N_TRIALS = 14
@@ -121,7 +121,7 @@ def test_tuner_with_asha_interrupted_and_restored(tmp_path):
     assert "RESULTS" not in out or f"RESULTS {N_TRIALS}" not in out
     before = GPSearch()
     before.restore_from_dir(exp)
-    curves_before = {k: r.reports for k, r in before._state.records.items()}
+    curves_before = {k: r["reports"] for k, r in before.observations().items()}
     assert 0 < len(curves_before) < N_TRIALS
 
     done = subprocess.run([sys.executable, str(script), str(tmp_path), "resume", ray_tmp("T")],
@@ -129,19 +129,19 @@ def test_tuner_with_asha_interrupted_and_restored(tmp_path):
     assert f"RESULTS {N_TRIALS}" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
     after = GPSearch()
     after.restore_from_dir(exp)
-    records = after._state.records
+    records = after.observations()
     assert len(records) == N_TRIALS
     for trial_id, reports in curves_before.items():  # nothing from the first run was lost
         # (its rung reports stay; its latest is superseded when the resumed trial reports on)
-        now = records[trial_id].reports
+        now = records[trial_id]["reports"]
         assert now and (not reports or (now[:len(reports) - 1] == reports[:-1]
                                         and now[-1][0] >= reports[-1][0]))
     for trial_dir in glob.glob(os.path.join(exp, "*", "result.json")):
         rows = [json.loads(line) for line in open(trial_dir)]
         rec = records[rows[-1]["trial_id"]]
-        assert rec.status == DONE  # ...and every trial, resumed or new, ended as Tune says
+        assert rec["status"] == DONE  # ...and every trial, resumed or new, ended as Tune says
         # (an epoch reported after the last saved checkpoint is run and reported again on
         # resume: the searcher keeps the rerun's report, see TrialState.report)
-        assert rec.reports[-1] == [rows[-1]["training_iteration"], rows[-1]["loss"]]
-        levels = [p[0] for p in rec.reports]
+        assert rec["reports"][-1] == [rows[-1]["training_iteration"], rows[-1]["loss"]]
+        levels = [p[0] for p in rec["reports"]]
         assert levels == sorted(set(levels))

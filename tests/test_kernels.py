@@ -26,8 +26,8 @@ SPACE = {
 def _kernels(space: SearchSpace):
     cat = [j for j, k in enumerate(space.kinds) if k == "cat"]
     num = [j for j in range(space.dim) if j not in cat]
-    return (ConditionalMatern(num, space.tree, ard_num_dims=len(num)).to(DTYPE),
-            CategoricalKernel(cols=cat, tree=space.tree, ard_num_dims=len(cat)).to(DTYPE))
+    return (ConditionalMatern(num, space.structure, ard_num_dims=len(num)).to(DTYPE),
+            CategoricalKernel(cols=cat, structure=space.structure, ard_num_dims=len(cat)).to(DTYPE))
 
 
 def _points(space: SearchSpace, n: int, seed: int = 0) -> torch.Tensor:
@@ -38,7 +38,7 @@ def _points(space: SearchSpace, n: int, seed: int = 0) -> torch.Tensor:
 def test_active_mask_matches_the_space():
     space = SearchSpace(SPACE)
     X = _points(space, 200)
-    assert (active_mask(X, space.tree).numpy() == space.active(X.numpy())).all()
+    assert (active_mask(X, space.structure).numpy() == space.active(X.numpy())).all()
 
 
 def test_conditional_kernels_are_positive_definite():
@@ -76,7 +76,7 @@ def test_an_inactive_parameter_is_equally_far_from_every_active_value():
 
 def test_flat_space_keeps_the_plain_kernel():
     space = SearchSpace({"x": tune.uniform(0, 1), "c": tune.choice(["a", "b"])})
-    assert not space.conditional and space.tree == []
+    assert not space.conditional and space.structure is None
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -98,3 +98,26 @@ def test_gp_suggestions_in_a_conditional_space_are_resolved_and_new(seed):
     assert len(set(seen)) == len(seen)
     origins = searcher.trial_origins()
     assert list(origins.values()).count("gp") >= 12  # the GP proposes, no fallback repeats
+
+
+def test_factory_parts_compose_into_one_gp_class():
+    """The plain and the learning-curve GP are the same class with another covar_module; the
+    bowl prior finds every Matern lengthscale inside whatever kernel it is given."""
+    from raybo.fidelity import LearningCurveKernel, curve_kernel, curve_parts
+    from raybo.kernels import bowl_log_prior, config_kernel
+    from raybo.options import EngineOptions
+    from raybo.surrogate import RayboGP, fit, plain_parts
+
+    opts = EngineOptions(lengthscale_prior="bowl")
+    assert plain_parts(2, [], opts).log_prior is bowl_log_prior
+    assert plain_parts(2, []).log_prior is None  # the default prior is a registered one
+    k = config_kernel(2, [], opts).to(DTYPE)
+    lc = curve_kernel(2, [], opts).to(DTYPE)
+    assert isinstance(lc, LearningCurveKernel)
+    # l = 1 at initialization: -0.1 (1 + 1) per lengthscale, 2 of them, twice in the curve kernel
+    assert float(bowl_log_prior(k)) == pytest.approx(-0.4)
+    assert float(bowl_log_prior(lc)) == pytest.approx(-0.8)
+    rng = np.random.default_rng(0)
+    Z = torch.as_tensor(rng.random((10, 3)), dtype=DTYPE)
+    model = fit(Z, torch.as_tensor(rng.standard_normal(10)), curve_parts(2, [], opts), opts=opts)
+    assert type(model) is RayboGP and isinstance(model.covar_module, LearningCurveKernel)

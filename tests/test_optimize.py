@@ -8,6 +8,7 @@ from ray import tune
 
 from raybo.optimize import maximize
 from raybo.space import SearchSpace
+from raybo.step import domain
 
 
 def test_finds_peak_of_smooth_continuous_function():
@@ -17,7 +18,7 @@ def test_finds_peak_of_smooth_continuous_function():
     def f(X):
         return -((X - target) ** 2).sum(-1)
 
-    x = maximize(f, 2, space.levels(), space.snap, seed=0)
+    x = maximize(f, domain(space), seed=0)
     assert np.allclose(x, target.numpy(), atol=1e-4)
 
 
@@ -31,7 +32,7 @@ def test_mixed_space_discrete_columns_searched_and_admissible():
         c_bonus = (torch.abs(X[:, 2] - lev[2][2]) < 1e-9).to(X.dtype)
         return -(X[:, 0] - 0.2) ** 2 - 1e-3 * (n - 63) ** 2 + c_bonus
 
-    x = maximize(f, 3, lev, space.snap, seed=1)
+    x = maximize(f, domain(space), seed=1)
     config = space.decode(x)
     assert config["n"] == 63 and config["c"] == "c" and abs(config["u"] - 0.2) < 1e-3
     assert np.array_equal(space.snap(x[None])[0], x)
@@ -44,10 +45,10 @@ def test_avoids_duplicates_of_known_points():
     def f(X):
         return -torch.abs(X[:, 0] - lev[0][0])  # "a" is best
 
-    x = maximize(f, 1, lev, space.snap, seed=0, X_avoid=np.array([[lev[0][0]]]))
+    x = maximize(f, domain(space), seed=0, X_avoid=np.array([[lev[0][0]]]))
     assert space.decode(x)["c"] == "b"
     # every config already seen: the best one is returned rather than nothing
-    x = maximize(f, 1, lev, space.snap, seed=0, X_avoid=np.array(lev[0])[:, None])
+    x = maximize(f, domain(space), seed=0, X_avoid=np.array(lev[0])[:, None])
     assert space.decode(x)["c"] == "a"
 
 
@@ -57,5 +58,5 @@ def test_same_seed_same_answer():
     def f(X):
         return torch.sin(9 * X[:, 0]) * torch.cos(7 * X[:, 1])
 
-    xs = [maximize(f, 2, space.levels(), space.snap, seed=5) for _ in range(2)]
+    xs = [maximize(f, domain(space), seed=5) for _ in range(2)]
     assert np.array_equal(xs[0], xs[1])

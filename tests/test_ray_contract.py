@@ -267,7 +267,7 @@ def test_add_evaluated_trials_and_space_given_to_gpsearch(ray_local, tmp_path):
     analysis = tune.run(_dummy_objective, config={"const": 7}, search_alg=searcher,
                         metric="metric", mode="max", num_samples=4, storage_path=str(tmp_path),
                         verbose=0)
-    assert (searcher.metric, searcher.mode, searcher._settings.budget) == ("metric", "max", 4)
+    assert (searcher.metric, searcher.mode, searcher.settings()["budget"]) == ("metric", "max", 4)
     assert all(t.config["const"] == 7 and 0 <= t.config["report"] <= 5 for t in analysis.trials)
 
     def n_observed(s):

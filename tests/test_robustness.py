@@ -1,5 +1,5 @@
 """Numerical robustness of GPSearch on pathological data, through its public API, and of the
-GP fit's fallback chain (raybo/targets.py, raybo/surrogate.py, raybo/proposal.py)."""
+GP fit's fallback chain (raybo/targets.py, raybo/surrogate.py, raybo/step.py)."""
 
 from __future__ import annotations
 

@@ -181,9 +181,9 @@ def test_save_restore_into_fresh_searcher_without_set_search_properties(tmp_path
     fresh.restore(path)
     assert (fresh.metric, fresh.mode, fresh.n_pending) == ("loss", "min", 2)
     assert fresh.get_state() == s.get_state()
-    assert fresh._space.params == s._space.params
+    assert fresh.observations() == s.observations()
     twin = pickle.loads(pickle.dumps(s))  # Tune pickles searchers; no torch state travels
-    assert twin._fit_cache is None
+    assert twin.last_fit() is None
     assert fresh.suggest("next") == twin.suggest("next")
     fresh.on_trial_complete("t6", {"loss": 0.1})  # a pending trial finishing after restore
     assert fresh.n_pending == 2  # t7 and "next"
@@ -241,7 +241,7 @@ def test_trials_pending_at_restore_count_until_tune_shows_it_dropped_them():
 
 def test_hyperparameters_reoptimized_only_after_enough_new_data():
     from raybo.options import DEFAULT
-    from raybo.proposal import FitCache
+    from raybo.strategies import FitCache
 
     cache = FitCache()
     assert cache.needs_refit(5)  # nothing fitted yet
@@ -320,14 +320,14 @@ def test_initial_design_shrinks_to_a_third_of_a_small_tune_budget():
     space = {f"x{i}": tune.uniform(0, 1) for i in range(8)}  # default design: 16 points
     small = GPSearch(metric="f", mode="min", seed=0)
     assert small.set_search_properties(None, None, space, num_samples=12)
-    assert small._design_size == 4
-    assert GPSearch(space, metric="f", mode="min")._design_size == 16
+    assert small.design_size == 4
+    assert GPSearch(space, metric="f", mode="min").design_size == 16
     big = GPSearch(metric="f", mode="min")
     big.set_search_properties(None, None, space, num_samples=300)
-    assert big._design_size == 16
+    assert big.design_size == 16
     fresh = GPSearch()
     fresh.set_state(small.get_state())  # Tuner.restore: the budget survives
-    assert fresh._design_size == 4
+    assert fresh.design_size == 4
 
 
 def test_points_to_evaluate_values_come_back_exactly():
@@ -375,7 +375,7 @@ def test_metric_mode_and_num_samples_come_from_tune_when_gpsearch_holds_the_spac
     ref = OptunaSearch(space=space)
     args = ("acc", "max", {"const": 1})
     assert s.set_search_properties(*args, num_samples=12) is ref.set_search_properties(*args)
-    assert (s.metric, s.mode, s._design_size) == ("acc", "max", 4)  # a third of num_samples
+    assert (s.metric, s.mode, s.design_size) == ("acc", "max", 4)  # a third of num_samples
     assert 0 <= s.suggest("a")["x0"] <= 1
     other = {"y": tune.uniform(5, 6)}
     assert s.set_search_properties(None, None, other) is False  # the first space stays
@@ -594,11 +594,38 @@ def test_searchers_pickled_and_saved_by_state_version_2_continue_as_that_version
     assert old["state"]["version"] == 2
     fresh = GPSearch()
     fresh.set_state(old["state"])
-    assert fresh._settings.resource_attr is None and fresh._settings.max_resource is None
+    assert fresh.settings()["resource_attr"] is None and fresh.settings()["max_resource"] is None
     unpickled = old["searcher"]
     assert isinstance(unpickled, GPSearch) and unpickled.n_pending == 1
     assert unpickled.get_state() == fresh.get_state()
     assert fresh.get_state()["version"] == STATE_VERSION
     assert make_v2.continue_run(fresh) == old["next"]
-    assert all(r.reports == [] for r in fresh._state.records.values())
+    assert all(r["reports"] == [] for r in fresh.observations().values())
     assert make_v2.continue_run(unpickled) == old["next"]
+
+
+# -- read-only inspection -----------------------------------------------------------------
+def test_inspection_returns_copies_and_reports_the_fit():
+    s = GPSearch({"u": tune.uniform(0, 1), "c": tune.choice(["a", "b"])}, metric="loss",
+                 mode="min", seed=2, n_initial=3)
+    assert s.strategy == "plain" and s.last_fit() is None and s.design_size == 3
+    run(s, 5, f=lambda c: (c["u"] - 0.4) ** 2 + (c["c"] == "b"))
+    obs = s.observations()
+    assert list(obs) == [f"t{i}" for i in range(5)]
+    assert {r["status"] for r in obs.values()} == {"done"}
+    assert obs["t0"]["y"] == pytest.approx((obs["t0"]["config"]["u"] - 0.4) ** 2
+                                           + (obs["t0"]["config"]["c"] == "b"))
+    obs["t0"]["config"]["u"] = 99.0  # a copy: the searcher's record is untouched
+    obs["t0"]["reports"].append([1.0, 2.0])
+    assert s.observations()["t0"]["config"]["u"] != 99.0
+    assert s.observations()["t0"]["reports"] == []
+    fit = s.last_fit()
+    assert fit["strategy"] == "plain" and fit["n_fitted"] == 4  # t3 on 3 rows, t4 on 4
+    assert all(isinstance(v, list) for v in fit["hyperparameters"].values())
+    fit["hyperparameters"].clear()
+    assert s.last_fit()["hyperparameters"]
+    settings = s.settings()
+    settings["engine"]["n_sobol"] = 1
+    assert s.settings()["engine"]["n_sobol"] != 1 and s.settings()["seed"] == 2
+    with pytest.raises(RuntimeError, match="no search space"):
+        GPSearch().design_size  # noqa: B018

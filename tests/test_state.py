@@ -121,3 +121,13 @@ def test_malformed_reports_are_refused(reports):
     data["records"]["a"]["reports"] = reports
     with pytest.raises(ValueError, match="trial 'a' has malformed reports"):
         TrialState.from_dict(data)
+
+
+def test_one_rule_for_known_configs():
+    from raybo.state import SAME_POINT_TOL, is_known
+
+    X = np.array([[0.25, 0.5], [0.75, 0.1]])
+    assert is_known(np.array([0.25, 0.5 + SAME_POINT_TOL / 2]), X)
+    assert not is_known(np.array([0.25, 0.5 + 10 * SAME_POINT_TOL]), X)
+    assert not is_known(np.array([0.25, 0.5]), np.empty((0, 2)))
+    assert not is_known(np.array([0.25, 0.5]), None)

@@ -29,7 +29,7 @@ s = GPSearch(SPACE, metric="loss", mode="min", seed=11, n_initial=3, max_concurr
 for i in range(6):
     s.suggest(f"t{i}")
     if i >= 1:
-        s.on_trial_complete(f"t{i - 1}", {"loss": loss(s._state.records[f"t{i - 1}"].config)})
+        s.on_trial_complete(f"t{i - 1}", {"loss": loss(s.observations()[f"t{i - 1}"]["config"])})
 state = s.get_state()  # t5 pending
 fresh = GPSearch()
 fresh.set_state(state)

@@ -28,7 +28,7 @@ def loss(c, t):
 
 def run_trial(s, trial_id, stop_at):
     """Tune's calls for a trial that a scheduler stops at ``stop_at`` (4 = ran to the end)."""
-    c = s._state.records[trial_id].config
+    c = s.observations()[trial_id]["config"]
     for t in range(1, stop_at):
         s.on_trial_result(trial_id, {"loss": loss(c, t), "training_iteration": t})
     s.on_trial_complete(trial_id, {"loss": loss(c, stop_at), "training_iteration": stop_at})
