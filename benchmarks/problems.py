@@ -202,9 +202,10 @@ def get_problem(name: str) -> Problem:
     if name in PROBLEMS:
         return PROBLEMS[name]()
     from benchmarks.conditional import CONDITIONAL_PROBLEMS  # imports this module
+    from benchmarks.realsuite import REAL_SUITE  # the scikit-learn suite of realsuite.py
     from benchmarks.realtasks import REAL_TASKS  # scikit-learn tasks (a module of their own)
 
-    known = {**CONDITIONAL_PROBLEMS, **REAL_TASKS}
+    known = {**CONDITIONAL_PROBLEMS, **REAL_TASKS, **REAL_SUITE}
     if name in known:
         return known[name]()
     raise ValueError(f"problem must be one of {sorted(PROBLEMS) + sorted(known)}, got {name!r}")

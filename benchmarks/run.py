@@ -109,7 +109,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--problems",
         help=f"comma list of {','.join(PROBLEMS)} or the conditional "
-        f"{','.join(CONDITIONAL_PROBLEMS)} (benchmarks/conditional.py)",
+        f"{','.join(CONDITIONAL_PROBLEMS)} (benchmarks/conditional.py), or 'realsuite' for "
+        "the scikit-learn tasks of benchmarks/realsuite.py",
     )
     p.add_argument("--searchers", help="comma list, see benchmarks/peers.py")
     p.add_argument("--workers", help="comma list of worker counts W, e.g. 1,4,16")
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     out = Path(args.out)
     (out / "raw").mkdir(parents=True, exist_ok=True)
-    problems = [p for p in args.problems.split(",") if p]
+    problems = _expand_suites([p for p in args.problems.split(",") if p])
     searchers = [s for s in args.searchers.split(",") if s]
     workers = [int(w) for w in args.workers.split(",") if w]
     seeds = _seeds(args.seeds)
@@ -197,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         write_report(out)
         print(f"wrote {out / 'summary.md'} and plots", flush=True)
     return 0
+
+
+def _expand_suites(names: list[str]) -> list[str]:
+    """``realsuite`` stands for every task of ``benchmarks/realsuite.py``."""
+    from benchmarks.realsuite import REAL_SUITE
+
+    return [t for n in names for t in (list(REAL_SUITE) if n == "realsuite" else [n])]
 
 
 def _budget(text: str, problem: str) -> int:
