@@ -7,12 +7,16 @@ and then ``suggest`` again, so up to W - 1 trials are pending at each suggest.  
 ``suggest`` returning None (e.g. HEBO waiting for its batch) leaves the worker idle until
 the next completion; ``Searcher.FINISHED`` ends the run.
 
-One ``Evaluation`` is recorded per finished trial, in completion order.
+One ``Evaluation`` is recorded per finished trial, in completion order.  An objective that
+raises or returns NaN is a failed trial, as a crashed Tune trial is: the searcher gets
+``on_trial_complete(trial_id, error=True)`` and the record has ``failed=True``, value NaN
+and regret inf (the best-so-far is unchanged).
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -45,6 +49,7 @@ class Evaluation:
     n_obs_at_suggest: int
     n_pending_at_suggest: int
     min_dist_pending: float | None  # min distance (unit cube) to points pending then
+    failed: bool = False  # the objective raised or returned NaN
 
 
 @dataclass
@@ -140,9 +145,16 @@ def run_protocol(
         idle_retries = 0
         now, _, trial_id = heapq.heappop(heap)
         rec = pending.pop(trial_id)
-        value = problem(rec["config"])
-        searcher.on_trial_complete(trial_id, {METRIC: value})
-        regret = problem.regret(value)
+        try:
+            value = problem(rec["config"])
+        except Exception:  # a crashed trial: what Tune reports as an errored trial
+            value = float("nan")
+        failed = math.isnan(value)
+        if failed:
+            searcher.on_trial_complete(trial_id, error=True)
+        else:
+            searcher.on_trial_complete(trial_id, {METRIC: value})
+        regret = math.inf if failed else problem.regret(value)
         best = min(best, regret)
         done.append(
             Evaluation(
@@ -159,6 +171,7 @@ def run_protocol(
                 n_obs_at_suggest=rec["n_obs_at_suggest"],
                 n_pending_at_suggest=rec["n_pending_at_suggest"],
                 min_dist_pending=rec["min_dist_pending"],
+                failed=failed,
             )
         )
         fill()

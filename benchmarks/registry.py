@@ -35,6 +35,7 @@ PROBLEM_SOURCES: dict[str, str] = {
     "synthetic": "benchmarks.problems:PROBLEMS",
     "conditional": "benchmarks.conditional:CONDITIONAL_PROBLEMS",
     "real": "benchmarks.realtasks:REAL_TASKS",
+    "real_suite": "benchmarks.realsuite:REAL_SUITE",
 }
 TRAINABLE_PROBLEMS = ("cnn", "gru", "transformer")  # trainables.get_trainable, for schedulers
 

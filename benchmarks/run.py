@@ -24,7 +24,7 @@ import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from benchmarks.registry import get_problem, problem_names  # noqa: E402
+from benchmarks.registry import PROBLEM_SOURCES, get_problem, problem_names  # noqa: E402
 from benchmarks.store import RunStore, record_key  # noqa: E402
 
 PROFILES = {
@@ -102,7 +102,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", choices=sorted(PROFILES), help="preset; explicit flags override")
     p.add_argument(
         "--problems",
-        help=f"comma list of {','.join(problem_names())} (benchmarks/registry.py)",
+        help=f"comma list of {','.join(problem_names())} (benchmarks/registry.py), or a "
+        f"kind standing for all its problems: {','.join(PROBLEM_SOURCES)}",
     )
     p.add_argument("--searchers", help="comma list, see benchmarks/registry.py")
     p.add_argument("--workers", help="comma list of worker counts W, e.g. 1,4,16")
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     store = RunStore(out)
-    problems = [p for p in args.problems.split(",") if p]
+    problems = _expand_kinds([p for p in args.problems.split(",") if p])
     searchers = [s for s in args.searchers.split(",") if s]
     workers = [int(w) for w in args.workers.split(",") if w]
     seeds = _seeds(args.seeds)
@@ -197,6 +198,18 @@ def main(argv: list[str] | None = None) -> int:
         write_report(out)
         print(f"wrote {out / 'summary.md'} and plots", flush=True)
     return 0
+
+
+def _expand_suites(names: list[str]) -> list[str]:
+    """``realsuite`` stands for every task of ``benchmarks/realsuite.py``."""
+    from benchmarks.realsuite import REAL_SUITE
+
+    return [t for n in names for t in (list(REAL_SUITE) if n == "realsuite" else [n])]
+
+
+def _expand_kinds(names: list[str]) -> list[str]:
+    """A kind of ``registry.PROBLEM_SOURCES`` (e.g. ``real_suite``) stands for all its problems."""
+    return [t for n in names for t in (problem_names(n) if n in PROBLEM_SOURCES else [n])]
 
 
 def _budget(text: str, problem: str) -> int:

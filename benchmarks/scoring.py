@@ -1,0 +1,171 @@
+"""Normalized scores of the real-suite runs against random search (Bayesmark-style).
+
+    python -m benchmarks.scoring --out benchmarks/results/realsuite
+
+Per task and budget n, with R = the expected best of n uniform-random configurations and
+B = the best value any run of any searcher (or the random pool) found on that task::
+
+    score = 100 * (R - best_found) / (R - B)
+
+so random search scores 0 in expectation and the best result ever seen scores 100; a run
+worse than random's expectation scores below 0.  R is exact for the empirical distribution
+of the task's random pool (``realsuite_pool.py``): the expected minimum of n draws without
+replacement from the pool.  Failed trials never count as a best.
+
+``score.md`` has, per task x searcher, the median score over seeds [IQR] and the worst
+seed; the aggregate is the mean over tasks of those medians, and the mean searcher CPU
+seconds per study (the ``suggest`` calls only, not the objective).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.store import load_records
+
+POOL_FILE = "random_pool.json"
+
+
+def load_runs(out_dir: Path | str) -> list[dict]:
+    """Every finished run in ``out_dir``'s run store (``store.py``): dicts with at least
+    ``problem``, ``searcher``, ``seed``, ``budget`` and ``evaluations`` (each with ``value``,
+    ``failed`` and ``suggest_cpu_s``)."""
+    return load_records(out_dir)
+
+
+def load_pool(out_dir: Path | str) -> dict[str, np.ndarray]:
+    """Task -> random-pool values ``(N,)``; failed configurations are +inf."""
+    raw = json.loads(Path(out_dir, POOL_FILE).read_text())
+    return {task: np.array([math.inf if v is None else v for v in rec["values"]], dtype=float)
+            for task, rec in raw.items()}
+
+
+def expected_min(values: np.ndarray, n: int) -> float:
+    """E[min] of ``n`` draws without replacement from ``values`` ``(N,)``, exactly.
+
+    With the values sorted, the minimum is the i-th smallest (1-based) with probability
+    C(N - i, n - 1) / C(N, n).  Infinite values (failed trials) are left out of the sum: they
+    are the minimum only when all n draws fail, which for the pools here is negligible.
+    """
+    v = np.sort(np.asarray(values, dtype=float))
+    big_n = v.size
+    if not 1 <= n <= big_n:
+        raise ValueError(f"n must be in [1, {big_n}], got {n}")
+    i = np.arange(1, big_n - n + 2)
+    log_p = (_log_comb(big_n - i, n - 1) - _log_comb(big_n, n))
+    p = np.exp(log_p)
+    head = v[: i.size]
+    finite = np.isfinite(head)
+    return float(np.sum(p[finite] * head[finite]) / np.sum(p[finite]))
+
+
+def _log_comb(a, b):
+    from scipy.special import gammaln
+
+    a = np.asarray(a, dtype=float)
+    return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
+
+
+def normalized_score(best_found: float, random_expected: float, best_any: float) -> float:
+    """100 at the best value ever seen, 0 at random search's expected best."""
+    gap = random_expected - best_any
+    if not gap > 0:
+        return math.nan
+    return 100.0 * (random_expected - best_found) / gap
+
+
+def best_of(run: dict, n: int | None = None) -> float:
+    """Best non-failed value among the run's first ``n`` evaluations (inf if none)."""
+    evals = run["evaluations"][:n]
+    vals = [e["value"] for e in evals if not e.get("failed") and math.isfinite(e["value"])]
+    return min(vals, default=math.inf)
+
+
+def searcher_cpu_s(run: dict) -> float:
+    return float(sum(e["suggest_cpu_s"] for e in run["evaluations"]))
+
+
+def score_runs(runs: list[dict], pool: dict[str, np.ndarray]) -> dict[tuple[str, str], dict]:
+    """(task, searcher) -> {"scores": per-seed scores, "cpu": per-seed searcher CPU s,
+    "random": R, "best_any": B}.  Tasks without a pool are left out."""
+    runs = [r for r in runs if r["problem"] in pool]
+    best_any: dict[str, float] = {t: float(np.min(v)) for t, v in pool.items()}
+    for r in runs:
+        best_any[r["problem"]] = min(best_any[r["problem"]], best_of(r))
+    out: dict[tuple[str, str], dict] = defaultdict(lambda: {"scores": [], "cpu": [], "seeds": []})
+    for r in sorted(runs, key=lambda r: (r["problem"], r["searcher"], r["seed"])):
+        task = r["problem"]
+        rand = expected_min(pool[task], r["budget"])
+        cell = out[(task, r["searcher"])]
+        cell["scores"].append(normalized_score(best_of(r, r["budget"]), rand, best_any[task]))
+        cell["cpu"].append(searcher_cpu_s(r))
+        cell["seeds"].append(r["seed"])
+        cell["random"], cell["best_any"] = rand, best_any[task]
+    return dict(out)
+
+
+def _order(searchers: set[str]) -> list[str]:
+    first = ["gp", "optuna-gp", "optuna-tpe", "hyperopt", "random"]
+    return [s for s in first if s in searchers] + sorted(searchers - set(first))
+
+
+def render(cells: dict[tuple[str, str], dict]) -> str:
+    tasks = sorted({t for t, _ in cells})
+    searchers = _order({s for _, s in cells})
+    lines = [
+        "# Real-suite normalized scores",
+        "",
+        "100 * (R - best) / (R - B): R = expected best of the budget's worth of uniform-random "
+        "configurations (exact, from the task's random pool), B = best value any run or the "
+        "pool found. 0 = random search, 100 = best seen. Cells: median over seeds "
+        "[25th, 75th percentile] (worst seed; number of seeds).",
+        "",
+        "| task | R | B | " + " | ".join(searchers) + " |",
+        "|---|---|---|" + "---|" * len(searchers),
+    ]
+    for t in tasks:
+        any_cell = next(cells[(t, s)] for s in searchers if (t, s) in cells)
+        row = [t, f"{any_cell['random']:.4g}", f"{any_cell['best_any']:.4g}"]
+        for s in searchers:
+            c = cells.get((t, s))
+            if c is None:
+                row.append("-")
+                continue
+            sc = np.array(c["scores"])
+            q1, med, q3 = np.nanpercentile(sc, [25, 50, 75])
+            row.append(f"{med:.0f} [{q1:.0f}, {q3:.0f}] ({np.nanmin(sc):.0f}; {sc.size})")
+        lines.append("| " + " | ".join(row) + " |")
+    common = [t for t in tasks if all((t, s) in cells for s in searchers)]
+    lines += ["", f"## Aggregate over the {len(common)} tasks every searcher has finished", "",
+              "| searcher | mean of per-task medians | mean over all its tasks (n) | "
+              "searcher CPU s per study |", "|---|---|---|---|"]
+    for s in searchers:
+        med = {t: float(np.nanmedian(cells[(t, s)]["scores"])) for t in tasks if (t, s) in cells}
+        cpu = [x for t in tasks if (t, s) in cells for x in cells[(t, s)]["cpu"]]
+        common_mean = np.mean([med[t] for t in common]) if common else math.nan
+        lines.append(f"| {s} | {common_mean:.1f} | {np.mean(list(med.values())):.1f} "
+                     f"({len(med)}) | {np.mean(cpu):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.scoring",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="benchmarks/results/realsuite", help="results folder")
+    args = p.parse_args(argv)
+    cells = score_runs(load_runs(args.out), load_pool(args.out))
+    text = render(cells)
+    Path(args.out, "score.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
