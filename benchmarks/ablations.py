@@ -27,3 +27,11 @@ VARIANTS: dict[str, dict[str, object]] = {
     "v2b_wins": {"max_fantasized": 3, "cat_lengthscale_prior": 1, "min_pending_distance": 1e-3,
                  "winsorize": 1.5},
 }
+
+# Engine v3 candidates, each against the v2 defaults (benchmarks/README.md, "Engine v3").
+VARIANTS.update({
+    "d10": {"design_max": 10},
+    "div10": {"divergence_ratio": 10.0},
+    "cheap": {"n_restarts": 5, "n_sobol": 512},
+    "v3b": {"design_max": 10, "divergence_ratio": 10.0, "n_restarts": 5, "n_sobol": 512},
+})

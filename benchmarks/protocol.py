@@ -8,9 +8,9 @@ and then ``suggest`` again, so up to W - 1 trials are pending at each suggest.  
 the next completion; ``Searcher.FINISHED`` ends the run.
 
 One ``Evaluation`` is recorded per finished trial, in completion order.  An objective that
-raises or returns NaN is a failed trial, as a crashed Tune trial is: the searcher gets
-``on_trial_complete(trial_id, error=True)`` and the record has ``failed=True``, value NaN
-and regret inf (the best-so-far is unchanged).
+raises is a crashed trial (``on_trial_complete(trial_id, error=True)``, as Tune reports it);
+one that returns NaN reports it as its result, as a Tune trial would. Either way the record
+has ``failed=True``, value NaN and regret inf (the best-so-far is unchanged).
 """
 
 from __future__ import annotations
@@ -149,11 +149,10 @@ def run_protocol(
             value = problem(rec["config"])
         except Exception:  # a crashed trial: what Tune reports as an errored trial
             value = float("nan")
-        failed = math.isnan(value)
-        if failed:
             searcher.on_trial_complete(trial_id, error=True)
-        else:
+        else:  # a NaN result reaches the searcher as Tune passes it on: as a result
             searcher.on_trial_complete(trial_id, {METRIC: value})
+        failed = math.isnan(value)
         regret = math.inf if failed else problem.regret(value)
         best = min(best, regret)
         done.append(

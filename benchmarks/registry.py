@@ -36,6 +36,7 @@ PROBLEM_SOURCES: dict[str, str] = {
     "conditional": "benchmarks.conditional:CONDITIONAL_PROBLEMS",
     "real": "benchmarks.realtasks:REAL_TASKS",
     "real_suite": "benchmarks.realsuite:REAL_SUITE",
+    "failures": "benchmarks.failures:FAILURE_PROBLEMS",
 }
 TRAINABLE_PROBLEMS = ("cnn", "gru", "transformer")  # trainables.get_trainable, for schedulers
 

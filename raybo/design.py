@@ -22,12 +22,13 @@ N_INITIAL_SMALL_BUDGET = 4
 MAX_SOBOL_SKIPS = 64  # Sobol points tried before repeating a config (tiny discrete spaces)
 
 
-def design_size(dim: int, n_initial: int | None, budget: int | None) -> int:
+def design_size(dim: int, n_initial: int | None, budget: int | None,
+                cap: int = N_INITIAL_MAX) -> int:
     """Results gathered before the GP is used: ``n_initial`` if given, else ``clip(2 * dim, 5,
     20)``, capped at ``max(4, budget // 3)`` when Tune passed its ``num_samples`` (``budget``)."""
     if n_initial is not None:
         return n_initial
-    n = int(np.clip(2 * dim, N_INITIAL_MIN, N_INITIAL_MAX))
+    n = int(np.clip(2 * dim, N_INITIAL_MIN, max(cap, N_INITIAL_MIN)))
     if budget:
         n = min(n, max(N_INITIAL_SMALL_BUDGET, budget // 3))
     return n

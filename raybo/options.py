@@ -22,6 +22,14 @@ class EngineOptions:
     output_warp: str = "yeo_johnson"
     # Clip the bad tail at Q3 + winsorize * IQR before the transform (Ax); 0: off.
     winsorize: float = 0.0
+    # Divergence: sorted values to minimize, a gap above the best >= 3 that is this many times
+    # their spread marks every value above it as a divergent run, modelled like a failure
+    # (targets.divergent); 0: off.
+    divergence_ratio: float = 0.0
+
+    # -- initial design (design.py) ----------------------------------------------------------
+    # Default design: clip(2 * d, 5, design_max) results before the GP is used.
+    design_max: int = 20
 
     # -- surrogate (surrogate.py) -----------------------------------------------------------
     # BoTorch's MIN_INFERRED_NOISE_LEVEL: keeps K well conditioned on standardized targets.
@@ -117,7 +125,7 @@ class EngineOptions:
 
 _MAY_BE_ZERO = {"refit_growth", "refit_always", "n_around_best", "n_global_in_subset",
                 "around_best_std", "min_pending_distance", "cat_lengthscale_prior",
-                "max_fantasized", "winsorize"}
+                "max_fantasized", "winsorize", "divergence_ratio"}
 _CHOICES = {"start_selection": ("top", "roulette"), "lengthscale_prior": ("dim_scaled", "bowl"),
             "output_warp": ("yeo_johnson", "none"), "pending_mode": ("fantasies", "believer"),
             "incumbent": ("observed", "posterior_mean")}

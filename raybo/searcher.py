@@ -372,7 +372,8 @@ class GPSearch(Searcher):
 
     @property
     def _design_size(self) -> int:
-        return design_size(self._space.dim, self._settings.n_initial, self._settings.budget)
+        s = self._settings
+        return design_size(self._space.dim, s.n_initial, s.budget, s.engine.design_max)
 
     def _next_point(self, space: SearchSpace
                     ) -> tuple[np.ndarray, str, dict[str, Any] | None]:

@@ -102,13 +102,38 @@ def winsorize(y_min: np.ndarray, k: float) -> np.ndarray:
     return np.minimum(y_min, q3 + k * (q3 - q1)) if q3 > q1 else y_min
 
 
-def gp_targets(y_min: np.ndarray, n_failed: int, warp: bool = True, winsor: float = 0.0
-               ) -> tuple[np.ndarray, OutputTransform]:
+MIN_VALID_BELOW_GAP = 3  # values a divergence gap must have below it
+
+
+def divergent(y_min: np.ndarray, ratio: float) -> np.ndarray:
+    """Mask ``(n,)`` of values that look like divergent runs, not signal: sorted ascending, the
+    first gap ``v[i] - v[i-1]`` (``i >= 3``) larger than ``ratio`` times the spread below it
+    ``v[i-1] - v[0]`` marks ``v[i:]``. A diverged SGD run's log-loss of 15 above good ones of
+    0.7-1.1, or a loss of 1e6 above 0.1-3, is cut off; a smooth heavy tail is not (each value
+    is within a few spreads of those below). ``ratio <= 0``: nothing is marked."""
+    y_min = np.asarray(y_min, dtype=float)
+    mask = np.zeros(y_min.shape, dtype=bool)
+    if ratio <= 0 or y_min.size <= MIN_VALID_BELOW_GAP:
+        return mask
+    order = np.argsort(y_min, kind="stable")
+    v = y_min[order]
+    floor = 1e-3 * (v[-1] - v[0]) + 1e-300
+    for i in range(MIN_VALID_BELOW_GAP, len(v)):
+        if v[i] - v[i - 1] > ratio * max(v[i - 1] - v[0], floor):
+            mask[order[i:]] = True
+            break
+    return mask
+
+
+def gp_targets(y_min: np.ndarray, n_failed: int, warp: bool = True, winsor: float = 0.0,
+               divergence: float = 0.0) -> tuple[np.ndarray, OutputTransform]:
     """Finite values to minimize ``y_min: (n,)`` plus ``n_failed`` failures -> GP targets
     ``(n + n_failed,)`` (observed first) and the transform used. With ``winsor`` > 0 the bad
     tail is clipped first (``winsorize``), so failures sit at the clipped worst value."""
     y_min = winsorize(np.asarray(y_min, dtype=float), winsor)
-    tf = OutputTransform.fit(y_min, warp)
+    bad = divergent(y_min, divergence)  # modelled as failures: fitted on the rest
+    tf = OutputTransform.fit(y_min[~bad], warp)
     z = tf(y_min)
-    worst = float(z.max()) if z.size else 0.0
+    worst = float(z[~bad].max()) if z.size else 0.0
+    z[bad] = worst
     return np.concatenate([z, np.full(n_failed, worst)]), tf

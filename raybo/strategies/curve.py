@@ -104,7 +104,8 @@ def _data(state: TrialState, d: int, mode: str, t_max: float, opts: EngineOption
     # Standardized, never warped: the model adds a decaying transient to a final value in the
     # metric's own units, and a power transform fitted to rows that are mostly early, high
     # losses would bend that sum (benchmarks/README.md, "Engine decisions").
-    z, _ = gp_targets(rows.y, len(X_failed), warp=False, winsor=opts.winsorize)
+    z, _ = gp_targets(rows.y, len(X_failed), warp=False, winsor=opts.winsorize,
+                      divergence=opts.divergence_ratio)
     X_failed = np.array(X_failed, dtype=float).reshape(-1, d)
     Z = np.vstack([rows.Z, np.hstack([X_failed, np.ones((len(X_failed), 1))])])
     X_pending = np.array(X_pending, dtype=float).reshape(-1, d)

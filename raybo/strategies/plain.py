@@ -47,7 +47,7 @@ class PlainGP:
                       opts: EngineOptions) -> TrainingData:
         X_obs, y, X_failed, X_pending = state.arrays(space.dim)
         z, _ = gp_targets(to_minimize(y, mode), len(X_failed), opts.output_warp == "yeo_johnson",
-                          opts.winsorize)
+                          opts.winsorize, opts.divergence_ratio)
         X = np.vstack([X_obs, X_failed])
         n_obs, n_rows = len(X_obs), len(X)  # rows counted before subsetting, which caps them
         # optimizer seeds: the best observations, taken before subsetting
