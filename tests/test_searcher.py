@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from drive import drive
 from ray import tune
 
 from raybo import GPSearch
@@ -43,17 +44,9 @@ def objective(c: dict) -> float:
 
 
 def run(searcher: GPSearch, n: int, workers: int = 1, f=objective, key: str = "loss"):
-    """Drive a searcher with ``workers`` trials in flight; returns the configs in order."""
-    configs, pending = [], []
-    for i in range(n):
-        c = searcher.suggest(f"t{i}")
-        assert c is not None
-        configs.append(c)
-        pending.append((f"t{i}", c))
-        if len(pending) >= workers:
-            tid, cfg = pending.pop(0)
-            searcher.on_trial_complete(tid, {key: f(cfg)})
-    return configs
+    """Drive a searcher with ``workers`` trials in flight, the last ``workers - 1`` left
+    pending; returns the configs in order."""
+    return drive(searcher, n, f, workers=workers, metric=key, drain=False)
 
 
 @pytest.mark.parametrize("kwargs, message", [
