@@ -92,6 +92,17 @@ def searcher_cpu_s(run: dict) -> float:
     return float(sum(e["suggest_cpu_s"] for e in run["evaluations"]))
 
 
+def paired(runs: list[dict]) -> list[dict]:
+    """The runs of the seeds that every searcher on a task has finished: scores then compare
+    searchers on the same seeds (a searcher with more seeds done would otherwise be judged on
+    others)."""
+    seeds: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for r in runs:
+        seeds[r["problem"]][r["searcher"]].add(r["seed"])
+    common = {t: set.intersection(*by.values()) for t, by in seeds.items()}
+    return [r for r in runs if r["seed"] in common[r["problem"]]]
+
+
 def score_runs(runs: list[dict], pool: dict[str, np.ndarray]) -> dict[tuple[str, str], dict]:
     """(task, searcher) -> {"scores": per-seed scores, "cpu": per-seed searcher CPU s,
     "random": R, "best_any": B}.  Tasks without a pool are left out."""
@@ -152,17 +163,79 @@ def render(cells: dict[tuple[str, str], dict]) -> str:
         common_mean = np.mean([med[t] for t in common]) if common else math.nan
         lines.append(f"| {s} | {common_mean:.1f} | {np.mean(list(med.values())):.1f} "
                      f"({len(med)}) | {np.mean(cpu):.1f} |")
+    lines += _targets(cells, tasks, searchers)
     return "\n".join(lines) + "\n"
+
+
+def _targets(cells: dict[tuple[str, str], dict], tasks: list[str], searchers: list[str]
+             ) -> list[str]:
+    """Per raybo arm: tasks where its median trails GPSampler's by more than GPSampler's
+    interquartile range, and tasks where a seed of it scores below random search's median."""
+    if "optuna-gp" not in searchers:
+        return []
+    lines = ["", "## Against GPSampler and random search", "",
+             "| searcher | tasks below GPSampler by more than its IQR | "
+             "tasks with a seed below random's median |", "|---|---|---|"]
+    for s in searchers:
+        if not s.startswith("gp"):
+            continue
+        behind, below = [], []
+        for t in tasks:
+            if (t, s) not in cells or (t, "optuna-gp") not in cells:
+                continue
+            mine = np.array(cells[(t, s)]["scores"])
+            ref = np.array(cells[(t, "optuna-gp")]["scores"])
+            q1, q3 = np.nanpercentile(ref, [25, 75])
+            if np.nanmedian(mine) < np.nanmedian(ref) - (q3 - q1):
+                behind.append(t)
+            rand = cells.get((t, "random"))
+            if rand is not None and np.nanmin(mine) < np.nanmedian(rand["scores"]):
+                below.append(t)
+        lines.append(f"| {s} | {len(behind)}: {', '.join(behind) or '-'} | "
+                     f"{len(below)}: {', '.join(below) or '-'} |")
+    return lines
+
+
+def plot(cells: dict[tuple[str, str], dict], path: Path) -> None:
+    """Median score per task and searcher, one row of bars per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted({t for t, _ in cells})
+    searchers = _order({s for _, s in cells})
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(tasks) * max(1, len(searchers) / 3) + 1.5))
+    h = 0.8 / len(searchers)
+    for k, s in enumerate(searchers):
+        med = [float(np.nanmedian(cells[(t, s)]["scores"])) if (t, s) in cells else np.nan
+               for t in tasks]
+        ax.barh(np.arange(len(tasks)) + k * h, np.clip(med, -100, None), height=h, label=s)
+    ax.set_yticks(np.arange(len(tasks)) + 0.4 - h / 2, tasks)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.axvline(100, color="k", lw=0.8, ls=":")
+    ax.set_xlabel("median normalized score\n(0: random search's expected best, 100: best seen;"
+                  " clipped at -100)")
+    ax.invert_yaxis()
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(searchers), frameon=False,
+              fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.scoring",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--out", default="benchmarks/results/realsuite", help="results folder")
+    p.add_argument("--all-seeds", action="store_true",
+                   help="score every finished seed, not only the seeds all searchers share")
     args = p.parse_args(argv)
-    cells = score_runs(load_runs(args.out), load_pool(args.out))
+    runs = load_runs(args.out)
+    cells = score_runs(runs if args.all_seeds else paired(runs), load_pool(args.out))
     text = render(cells)
     Path(args.out, "score.md").write_text(text)
+    plot(cells, Path(args.out, "score.png"))
     print(text)
     return 0
 
