@@ -112,3 +112,13 @@ def test_score_runs_uses_pool_and_runs_for_best_any():
     assert cells[("t", "a")]["scores"] == [pytest.approx(100.0)]
     assert cells[("t", "b")]["scores"] == [pytest.approx(100 * (rand - 4.0) / (rand - 0.5))]
     assert best_of(runs[1]) == 4.0
+
+
+def test_scores_compare_searchers_on_the_seeds_they_all_finished():
+    from benchmarks.scoring import paired
+
+    runs = [{"problem": "t", "searcher": s, "seed": k} for s, ks in
+            (("a", [0, 1, 2]), ("b", [0, 2])) for k in ks] + [
+        {"problem": "u", "searcher": "a", "seed": 5}]
+    kept = sorted((r["problem"], r["searcher"], r["seed"]) for r in paired(runs))
+    assert kept == [("t", "a", 0), ("t", "a", 2), ("t", "b", 0), ("t", "b", 2), ("u", "a", 5)]
