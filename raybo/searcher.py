@@ -1,7 +1,8 @@
 """``GPSearch``: the Ray Tune ``Searcher``. Tune glue only: options are validated in
 ``settings``, the initial design lives in ``design``, restore and batch bookkeeping in
-``concurrency``, the saved form in ``checkpoint``; the maths in ``step`` (one BO step) and
-``strategies`` (which surrogate, chosen once per state change) and below.
+``concurrency``, the saved form in ``checkpoint``, reading the metric from results (and noticing
+a wrong metric name) in ``metric``; the maths in ``step`` (one BO step) and ``strategies``
+(which surrogate, chosen once per state change) and below.
 
 Contract details this class relies on (verified against Ray 2.60 and Ray's own searcher tests):
 * Tune pickles the searcher when a ``Tuner`` is built, before it has a space: no torch objects
@@ -28,9 +29,7 @@ Contract details this class relies on (verified against Ray 2.60 and Ray's own s
 from __future__ import annotations
 
 import logging
-import math
 import pickle
-import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -53,6 +52,7 @@ from raybo.design import (
     design_size,
     fill_point,
 )
+from raybo.metric import MetricReader, as_float
 from raybo.options import EngineOptions
 from raybo.settings import Settings, check_positive_int
 from raybo.space import SearchSpace
@@ -62,8 +62,6 @@ from raybo.strategies import Strategy, choose, create
 from raybo.strategies.plain import loo_diagnostics
 
 logger = logging.getLogger(__name__)
-
-MISSING_METRIC_LIMIT = 3  # results in a row without the metric (and none with it) = a wrong key
 
 
 class GPSearch(Searcher):
@@ -131,8 +129,7 @@ class GPSearch(Searcher):
         self._strategies: dict[str, Strategy] = {}
         self._strategy_name: str | None = None  # chosen at each state change (_state_changed)
         self._restored = RestoredTrials()
-        self._metric_seen = False  # some result had the metric (see MISSING_METRIC_LIMIT)
-        self._results_without_metric: list[list[str]] = []  # keys of those that lacked it
+        self._metric_reader = MetricReader()  # notices a wrong metric name (metric.py)
         if space is not None:
             self._set_space(space)
 
@@ -186,7 +183,7 @@ class GPSearch(Searcher):
                           error: bool = False) -> None:
         if not error:  # the result that made a scheduler stop the trial comes only here
             self._report(trial_id, result)
-        y = None if error else self._metric_value(result)
+        y = None if error else self._metric_reader.value(result, self.metric)
         record = self._state.records.get(trial_id)
         if result is None and not error and record is not None and record.reports:
             # HyperBand stops a paused trial without a result: it ended at its last report
@@ -197,7 +194,7 @@ class GPSearch(Searcher):
         if not self._state.complete(trial_id, y):
             logger.debug("GPSearch: ignoring result of unknown trial %s", trial_id)
         self._state_changed()
-        self._check_metric_reported()
+        self._metric_reader.check(self.metric)
 
     def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
                             error: bool = False, pruned: bool = False,
@@ -247,6 +244,9 @@ class GPSearch(Searcher):
         return d
 
     def __setstate__(self, d: dict[str, Any]) -> None:
+        if "_metric_reader" not in d:  # pickled before the metric reader had a class of its own
+            d = {"_metric_reader": MetricReader.from_attributes(d),
+                 **{k: v for k, v in d.items() if k not in MetricReader.OLD_ATTRIBUTES}}
         if "_strategies" in d:
             self.__dict__.update(d)
             return
@@ -353,7 +353,7 @@ class GPSearch(Searcher):
         x = space.encode(point)
         self._n_evaluated += 1
         self._state.add_observation(f"__evaluated_{self._n_evaluated}",
-                                    space.decode(x, exact=point), x, _as_float(value))
+                                    space.decode(x, exact=point), x, as_float(value))
         self._state_changed()
 
     def _require_ready(self) -> SearchSpace:
@@ -410,7 +410,7 @@ class GPSearch(Searcher):
         attr, metric = self._settings.resource_attr, self.metric
         if not attr or not result or metric not in result:
             return
-        t, y = _as_float(result.get(attr)), _as_float(result[metric])
+        t, y = as_float(result.get(attr)), as_float(result[metric])
         if t is not None and y is not None:
             self._state.report(trial_id, t, y)
 
@@ -421,30 +421,6 @@ class GPSearch(Searcher):
     def _all_x(self, space: SearchSpace) -> np.ndarray:
         xs = [r.x for r in self._state.records.values()]
         return np.array(xs, dtype=float).reshape(len(xs), space.dim)
-
-    def _metric_value(self, result: dict[str, Any] | None) -> float | None:
-        metric = self.metric
-        if result is None or metric not in result:
-            if result is not None:
-                warnings.warn(f"GPSearch: metric {metric!r} missing from a trial result "
-                              f"(keys: {sorted(map(str, result))[:10]}); the trial counts as "
-                              "failed", stacklevel=2)
-                if not self._metric_seen:
-                    self._results_without_metric.append(sorted(map(str, result)))
-            return None
-        self._metric_seen = True
-        return _as_float(result[metric])
-
-    def _check_metric_reported(self) -> None:
-        """After ``MISSING_METRIC_LIMIT`` results without the metric and none with it, the metric
-        name is almost surely wrong: say so instead of silently fitting only failures."""
-        if self._metric_seen or len(self._results_without_metric) < MISSING_METRIC_LIMIT:
-            return
-        keys = sorted({k for ks in self._results_without_metric for k in ks})
-        raise ValueError(
-            f"metric {self.metric!r} is missing from all {len(self._results_without_metric)} "
-            f"trial results so far; the results have the keys {keys[:20]}. Pass one of them as "
-            "metric to GPSearch or tune.run/TuneConfig")
 
 
 def _check_point(space: SearchSpace, point: dict[str, Any], what: str) -> None:
@@ -459,10 +435,3 @@ def _check_point(space: SearchSpace, point: dict[str, Any], what: str) -> None:
     except ValueError as err:
         raise ValueError(f"{what}: {err}") from None
 
-
-def _as_float(value: Any) -> float | None:
-    try:
-        y = float(value)
-    except (TypeError, ValueError):
-        return None
-    return y if math.isfinite(y) else None

@@ -11,12 +11,15 @@ predicts, where the optimizer starts, its fit cache and refit rule) and the acqu
 surrogate (several GPs for multiple objectives, GPs per outcome constraint) is a new strategy;
 an acquisition wrapper (probability of feasibility, a user prior's weighting) is a pure function
 composed in ``acquisition_function``. Neither changes ``propose``.
+
+A step runs inside ``with single_threaded():`` (one torch and one BLAS/OpenMP thread; the
+process-wide settings are restored on leaving, also on an exception).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -39,8 +42,8 @@ def propose(strategy: Strategy, state: TrialState, space: SearchSpace, mode: str
     trials, or None if no model could be fitted (warned) or the point would repeat a config
     (the caller then uses a quasi-random point). ``X_avoid: (k, d)``: configurations already
     tried or pending."""
-    return single_threaded(_propose, strategy, state, space, mode, acquisition, seed, X_avoid,
-                           opts)
+    with single_threaded():
+        return _propose(strategy, state, space, mode, acquisition, seed, X_avoid, opts)
 
 
 def _propose(strategy: Strategy, state: TrialState, space: SearchSpace, mode: str,
@@ -78,16 +81,17 @@ def pending_samples(p: int, seed: int, opts: EngineOptions) -> torch.Tensor:
     return base_samples(opts.n_fantasies, p, seed)
 
 
-def single_threaded(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` with one torch thread and one BLAS/OpenMP thread. The matrices of a
-    suggest are small (n <= max_exact): one thread is faster than several, and on a busy
-    machine (trials on every core) spinning thread pools slow suggest severalfold. Restored
-    afterwards: both are process-wide settings."""
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """One torch thread and one BLAS/OpenMP thread inside the block. The matrices of a suggest
+    are small (n <= max_exact): one thread is faster than several, and on a busy machine (trials
+    on every core) spinning thread pools slow suggest severalfold. Both are process-wide
+    settings, restored on leaving the block, also when it raises."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with threadpool_limits(1):
-            return fn(*args)
+            yield
     finally:
         torch.set_num_threads(threads)
 

@@ -597,6 +597,38 @@ def test_searchers_pickled_and_saved_by_state_version_2_continue_as_that_version
     assert make_v2.continue_run(unpickled) == old["next"]
 
 
+@pytest.mark.parametrize("shape", ["strategies", "before strategy names"])
+@pytest.mark.parametrize("seen", [False, True])
+def test_searchers_pickled_with_the_metric_fields_as_attributes_keep_them(shape, seen):
+    """Searchers pickled (tuner.pkl) before the metric bookkeeping had a class of its own
+    carried it as two attributes, ``_metric_seen`` and ``_results_without_metric``: unpickled,
+    they still raise for a wrong metric name on the third result without it, unless the metric
+    was seen. The old ``__dict__`` is rebuilt from today's, as old code cannot run here."""
+    s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0)
+    for i in range(4):
+        s.suggest(f"t{i}")
+    d = s.__getstate__()
+    del d["_metric_reader"]
+    d.update(_metric_seen=seen, _results_without_metric=[["epoch", "val_loss"], ["acc"]])
+    if shape == "before strategy names":
+        del d["_strategies"], d["_strategy_name"]
+        d.update(_fit_cache=None, _mf_cache=None)
+    old = GPSearch.__new__(GPSearch)
+    old.__setstate__(pickle.loads(pickle.dumps(d)))  # what unpickling the old object does
+    assert old.suggest("t4") == s.suggest("t4") and old.n_pending == 5
+    with pytest.warns(UserWarning, match="metric 'loss' missing from a trial result"):
+        if seen:
+            old.on_trial_complete("t0", {"val_loss": 0.1})
+            assert old.n_pending == 4
+        else:
+            with pytest.raises(ValueError, match=r"metric 'loss' is missing from all 3 trial "
+                                                 r"results so far; the results have the keys "
+                                                 r"\['acc', 'epoch', 'val_loss'\]"):
+                old.on_trial_complete("t0", {"val_loss": 0.1})
+    twin = pickle.loads(pickle.dumps(old))  # and it pickles in today's shape
+    assert twin.__getstate__().keys() == s.__getstate__().keys()
+
+
 # -- read-only inspection -----------------------------------------------------------------
 def test_inspection_returns_copies_and_reports_the_fit():
     s = GPSearch({"u": tune.uniform(0, 1), "c": tune.choice(["a", "b"])}, metric="loss",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from ray import tune
+from threadpoolctl import threadpool_info
 
 from raybo.options import DEFAULT
 from raybo.space import SearchSpace
 from raybo.state import TrialState, is_known
-from raybo.step import propose
+from raybo.step import propose, single_threaded
 from raybo.strategies.curve import CurveGP
 from raybo.strategies.plain import PlainGP, _to_metric_units
 from raybo.targets import OutputTransform
@@ -55,3 +57,19 @@ def test_one_step_runs_each_strategy_and_keeps_its_fit(strategy):
     assert x.shape == (space.dim,) and np.array_equal(space.snap(x[None])[0], x)
     assert not is_known(x, X_avoid)
     assert strategy.cache.warm_state is not None and strategy.cache.n_fitted == data.n_rows
+
+
+def test_single_threaded_restores_the_process_wide_thread_settings_also_on_errors():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        settings = (3, [p["num_threads"] for p in threadpool_info()])
+        with single_threaded():
+            assert torch.get_num_threads() == 1
+            assert all(p["num_threads"] == 1 for p in threadpool_info())
+        assert (torch.get_num_threads(), [p["num_threads"] for p in threadpool_info()]) == settings
+        with pytest.raises(RuntimeError, match="inside"), single_threaded():
+            raise RuntimeError("inside")
+        assert (torch.get_num_threads(), [p["num_threads"] for p in threadpool_info()]) == settings
+    finally:
+        torch.set_num_threads(before)
