@@ -230,12 +230,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="benchmarks/results/realsuite", help="results folder")
     p.add_argument("--all-seeds", action="store_true",
                    help="score every finished seed, not only the seeds all searchers share")
+    p.add_argument("--searchers", help="comma list: score only these (paired among them)")
+    p.add_argument("--write", default="score", help="file stem inside --out (.md, .png)")
     args = p.parse_args(argv)
     runs = load_runs(args.out)
+    if args.searchers:
+        keep = set(args.searchers.split(","))
+        runs = [r for r in runs if r["searcher"] in keep]
     cells = score_runs(runs if args.all_seeds else paired(runs), load_pool(args.out))
     text = render(cells)
-    Path(args.out, "score.md").write_text(text)
-    plot(cells, Path(args.out, "score.png"))
+    Path(args.out, f"{args.write}.md").write_text(text)
+    plot(cells, Path(args.out, f"{args.write}.png"))
     print(text)
     return 0
 
