@@ -135,7 +135,7 @@ def v2_state_from_attributes(d: dict[str, Any]) -> dict[str, Any]:
     settings = vars(d["_settings"])
     return {"format": STATE_FORMAT, "version": 2,
             "settings": {**{k: settings[k] for k in SETTINGS_V2},
-                         "engine": settings["engine"].to_dict()},
+                         "engine": dict(vars(settings["engine"]))},
             "space": None if d["_space"] is None else d["_space"].to_dict(),
             "design": d["_design"].to_dict(), "n_evaluated": d["_n_evaluated"],
             "trials": _records_as(d["_state"], 2)}

@@ -24,8 +24,8 @@ class EngineOptions:
     winsorize: float = 0.0
     # Divergence: sorted values to minimize, a gap above the best >= 3 that is this many times
     # their spread marks every value above it as a divergent run, modelled like a failure
-    # (targets.divergent); 0: off.
-    divergence_ratio: float = 0.0
+    # (targets.divergent); 0: off. 10 since engine v3 (benchmarks/README.md, "Engine v3").
+    divergence_ratio: float = 10.0
 
     # -- initial design (design.py) ----------------------------------------------------------
     # Default design: clip(2 * d, 5, design_max) results before the GP is used.
@@ -116,6 +116,8 @@ class EngineOptions:
     def from_dict(cls, data: dict[str, Any] | None) -> EngineOptions:
         """Options from ``to_dict`` output; unknown keys are an error, missing keys default."""
         data = dict(data or {})
+        if data:  # a saved engine keeps what it did before an option existed
+            data = {**_BEFORE_IT_EXISTED, **data}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -123,6 +125,9 @@ class EngineOptions:
         return cls(**data)
 
 
+# Options whose default changed the engine's behaviour when they were added: a saved state
+# written before then (its options dict lacks the key) continues with the old behaviour.
+_BEFORE_IT_EXISTED = {"divergence_ratio": 0.0}
 _MAY_BE_ZERO = {"refit_growth", "refit_always", "n_around_best", "n_global_in_subset",
                 "around_best_std", "min_pending_distance", "cat_lengthscale_prior",
                 "max_fantasized", "winsorize", "divergence_ratio"}

@@ -247,6 +247,8 @@ class GPSearch(Searcher):
         if "_metric_reader" not in d:  # pickled before the metric reader had a class of its own
             d = {"_metric_reader": MetricReader.from_attributes(d),
                  **{k: v for k, v in d.items() if k not in MetricReader.OLD_ATTRIBUTES}}
+        if "_settings" in d and "_space" in d:  # state version 2 or later, as an object
+            d = {**d, "_settings": _current_engine(d["_settings"])}
         if "_strategies" in d:
             self.__dict__.update(d)
             return
@@ -421,6 +423,14 @@ class GPSearch(Searcher):
     def _all_x(self, space: SearchSpace) -> np.ndarray:
         xs = [r.x for r in self._state.records.values()]
         return np.array(xs, dtype=float).reshape(len(xs), space.dim)
+
+
+def _current_engine(settings: Settings) -> Settings:
+    """``settings`` unpickled from an older raybo, whose ``EngineOptions`` lack the fields added
+    since (a frozen dataclass read back without its constructor would take today's defaults):
+    rebuilt so that each missing option keeps the behaviour that raybo had."""
+    engine = vars(settings)["engine"]
+    return replace(settings, engine=EngineOptions.from_dict(dict(vars(engine))))
 
 
 def _check_point(space: SearchSpace, point: dict[str, Any], what: str) -> None:

@@ -654,3 +654,29 @@ def test_inspection_returns_copies_and_reports_the_fit():
     assert s.settings()["engine"]["n_sobol"] != 1 and s.settings()["seed"] == 2
     with pytest.raises(RuntimeError, match="no search space"):
         GPSearch().design_size  # noqa: B018
+
+
+def test_searchers_saved_before_the_divergence_rule_keep_running_without_it():
+    """The divergence rule became the default with engine v3: a searcher saved (as a state or
+    pickled as an object, as in a Tuner's tuner.pkl) before the option existed continues with
+    the engine it started with, while a new one uses the rule."""
+    import copy
+
+    s = GPSearch(ALL_DOMAINS, "loss", "min", seed=0)
+    assert s.settings()["engine"]["divergence_ratio"] == 10.0
+    state = s.get_state()
+    del state["settings"]["engine"]["divergence_ratio"]
+    restored = GPSearch()
+    restored.set_state(state)
+    assert restored.settings()["engine"]["divergence_ratio"] == 0.0
+
+    d = s.__getstate__()
+    settings = copy.copy(d["_settings"])
+    engine = copy.copy(vars(settings)["engine"])
+    del engine.__dict__["divergence_ratio"]  # as unpickled from an object of the older class
+    object.__setattr__(settings, "engine", engine)
+    assert engine.divergence_ratio == 10.0  # what the class default alone would give
+    old = GPSearch.__new__(GPSearch)
+    old.__setstate__({**d, "_settings": settings})
+    assert old.settings()["engine"]["divergence_ratio"] == 0.0
+    assert old.settings()["engine"] == {**s.settings()["engine"], "divergence_ratio": 0.0}
