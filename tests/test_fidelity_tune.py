@@ -1,4 +1,4 @@
-"""GPSearch with Tune's schedulers in real Ray runs (issue 14): trials stopped by ASHA and
+"""GPSearch with Tune's schedulers in real Ray runs: trials stopped by ASHA and
 HyperBand are recorded at the level they reached, as Tune's own results say; a Tuner stopped
 mid-run and restored keeps every curve and counts no trial twice."""
 

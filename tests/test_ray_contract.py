@@ -261,7 +261,7 @@ def test_points_to_evaluate(ray_local, tmp_path):  # test_sample.py _testPointsT
 @pytest.mark.ray
 def test_add_evaluated_trials_and_space_given_to_gpsearch(ray_local, tmp_path):
     """AddEvaluatedPointTest.run_add_evaluated_trials; the experiment it reads is run with the
-    space given to GPSearch and metric, mode and num_samples given to tune.run (issue 11)."""
+    space given to GPSearch and metric, mode and num_samples given to tune.run."""
     space = {"report": tune.uniform(0.0, 5.0)}
     searcher = GPSearch(space=space, seed=0)
     analysis = tune.run(_dummy_objective, config={"const": 7}, search_alg=searcher,

@@ -211,7 +211,7 @@ def test_diagnostics_report_loo_fit():
 
 
 def test_trials_pending_at_restore_count_until_tune_shows_it_dropped_them():
-    """Tune resumes restored trials under their ids, so they hold their slots (issue 11: counting
+    """Tune resumes restored trials under their ids, so they hold their slots (counting
     only trials suggested since the restore let twice the limit run). A restored trial that stays
     quiet while a trial suggested after the restore reports was not resumed by Tune: it is
     released so that it cannot block suggest forever, and counts again if it reports after all."""
@@ -334,7 +334,7 @@ def test_points_to_evaluate_values_come_back_exactly():
     assert partial["lr"] == 0.007 and set(partial) == set(point)
 
 
-# -- Ray's searcher contract (issue 11 section 2) --------------------------------------------
+# -- Ray's searcher contract --------------------------------------------
 def test_mode_without_metric_optimizes_tunes_default_metric():
     """tune.run(..., mode="max") without a metric: Ray's built-ins fall back to "_metric"."""
     from ray.tune.result import DEFAULT_METRIC
@@ -498,7 +498,7 @@ def test_trial_origins_say_where_each_suggestion_came_from():
     assert fresh.trial_origins()["t0"] == "given"
 
 
-# -- nested spaces through the searcher (issue 13, space half) -------------------------------
+# -- nested spaces through the searcher -------------------------------
 def test_nested_points_rewards_evaluated_points_and_restore():
     from tune_semantics import why_not
 

@@ -159,7 +159,7 @@ def test_encode_partial_fills_missing_parameters():
     assert x[0] == 0.5 and space.decode(x)["b"] == 3
 
 
-# -- nested and conditional spaces (issue 13) ----------------------------------------------
+# -- nested and conditional spaces -------------------------------------------------------
 import io  # noqa: E402
 import pickle  # noqa: E402
 from decimal import Decimal  # noqa: E402
@@ -178,7 +178,7 @@ from raybo.space import INACTIVE  # noqa: E402
 
 NESTED = {
     # Ray's own test cases (test_searchers.py testAxManualSetup, test_sample.py
-    # testConvertHyperOptNested) and issue 11's examples
+    # testConvertHyperOptNested) and Ray's searcher-contract examples
     "ray_mixed_list": {"mixed_list": [1, tune.uniform(2, 3), 4], "num": 4, "list": [1, 2, 3]},
     "ray_nested_choices": {
         "a": 1,

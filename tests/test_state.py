@@ -79,7 +79,7 @@ def test_records_with_missing_or_unknown_keys_are_refused(change, message):
         TrialState.from_dict(data)
 
 
-# -- intermediate results (issue 14) ---------------------------------------------------------
+# -- intermediate results ---------------------------------------------------------
 def test_reports_are_thinned_and_a_restart_drops_the_old_run():
     s = TrialState()
     s.add_pending("a", {}, np.zeros(1))

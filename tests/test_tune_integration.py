@@ -79,7 +79,7 @@ def test_tune_run_four_concurrent_with_faults(ray_local, tmp_path):
     assert sum(r["status"] == "done" for r in warm_records.values()) == len(good)
 
 
-# -- nested and conditional spaces end to end (issue 13) -------------------------------------
+# -- nested and conditional spaces end to end -----------------------------------------------
 def _record_config(config: dict) -> None:
     """Pickles the config it receives into ``config["out"]`` and reports a loss from it."""
     import os

@@ -1,5 +1,5 @@
 """Writes ``v2_searcher.pkl``: a GPSearch as raybo saved it at state version 2, mid-run with a
-scheduler (before GPSearch read intermediate results, issue 14).
+scheduler (before GPSearch read intermediate results).
 
 Run once with raybo at commit ff8fef5 (state version 2) on the path, e.g.
 ``git archive ff8fef5 raybo | tar -x -C /tmp/old && PYTHONPATH=/tmp/old python
