@@ -116,7 +116,10 @@ def divergent(y_min: np.ndarray, ratio: float) -> np.ndarray:
     if ratio <= 0 or y_min.size <= MIN_VALID_BELOW_GAP:
         return mask
     order = np.argsort(y_min, kind="stable")
-    v = y_min[order]
+    scale = float(np.abs(y_min).max())
+    # relative to the largest magnitude: differences of values near the float64 maximum
+    # would overflow, and the rule is scale-free
+    v = y_min[order] / (scale if scale > 0 else 1.0)
     floor = 1e-3 * (v[-1] - v[0]) + 1e-300
     for i in range(MIN_VALID_BELOW_GAP, len(v)):
         if v[i] - v[i - 1] > ratio * max(v[i - 1] - v[0], floor):
