@@ -127,7 +127,8 @@ class GPSearch(Searcher):
         self._space: SearchSpace | None = None
         # surrogate strategies by name, each with its fit cache (warm start); never pickled
         self._strategies: dict[str, Strategy] = {}
-        self._strategy_name: str | None = None  # chosen at each state change (_state_changed)
+        # chosen at each state change (_state_changed); no records yet: the plain GP
+        self._strategy_name: str = choose(self._settings, self._state)
         self._restored = RestoredTrials()
         self._metric_reader = MetricReader()  # notices a wrong metric name (metric.py)
         if space is not None:
@@ -254,7 +255,7 @@ class GPSearch(Searcher):
             return
         if "_mf_cache" in d:  # pickled before strategies had names: the same fields otherwise
             d = {k: v for k, v in d.items() if k not in ("_fit_cache", "_mf_cache")}
-            self.__dict__.update(d, _strategies={}, _strategy_name=None)
+            self.__dict__.update(d, _strategies={})
             self._state_changed()
             return
         # pickled by an older raybo (e.g. in the tuner.pkl of an older Tuner): continue from
@@ -298,7 +299,7 @@ class GPSearch(Searcher):
         """The surrogate the next GP suggestion uses: ``"plain"`` (a GP over configurations) or
         ``"curve"`` (the learning-curve GP over configuration and resource, once a scheduler
         stopped a trial below the maximum resource)."""
-        return self._strategy_name or choose(self._settings, self._state)
+        return self._strategy_name
 
     def last_fit(self, strategy: str | None = None) -> dict[str, Any] | None:
         """The hyperparameters kept from the last fit of ``strategy`` (default: the one in use)
@@ -402,7 +403,7 @@ class GPSearch(Searcher):
 
     def _strategy(self) -> Strategy:
         """The chosen strategy; each keeps its own fit cache for as long as the searcher lives."""
-        name = self._strategy_name or choose(self._settings, self._state)
+        name = self._strategy_name
         if name not in self._strategies:
             self._strategies[name] = create(name, self._settings)
         return self._strategies[name]
