@@ -132,11 +132,14 @@ def gp_targets(y_min: np.ndarray, n_failed: int, warp: bool = True, winsor: floa
                divergence: float = 0.0) -> tuple[np.ndarray, OutputTransform]:
     """Finite values to minimize ``y_min: (n,)`` plus ``n_failed`` failures -> GP targets
     ``(n + n_failed,)`` (observed first) and the transform used. With ``winsor`` > 0 the bad
-    tail is clipped first (``winsorize``), so failures sit at the clipped worst value."""
+    tail is clipped first (``winsorize``), so failures sit at the clipped worst value. With
+    ``divergence`` > 0, values ``divergent`` marks are modelled as failures: the transform is
+    fitted on the rest, and they take its worst target."""
     y_min = winsorize(np.asarray(y_min, dtype=float), winsor)
     bad = divergent(y_min, divergence)  # modelled as failures: fitted on the rest
     tf = OutputTransform.fit(y_min[~bad], warp)
-    z = tf(y_min)
+    z = np.empty_like(y_min)
+    z[~bad] = tf(y_min[~bad])  # divergent values are not transformed: they could overflow
     worst = float(z[~bad].max()) if z.size else 0.0
     z[bad] = worst
     return np.concatenate([z, np.full(n_failed, worst)]), tf
