@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import torch
 
 from raybo.options import DEFAULT, EngineOptions
+from raybo.surrogate import DTYPE
 
 if TYPE_CHECKING:
-    import torch
-
     from raybo.space import SearchSpace
     from raybo.state import TrialState
 
@@ -37,6 +37,10 @@ class TrainingData:
     X_obs: np.ndarray
     n_rows: int
     X_best: np.ndarray | None = None
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``X`` and ``z`` as the float64 tensors the GP is fitted and conditioned on."""
+        return torch.as_tensor(self.X, dtype=DTYPE), torch.as_tensor(self.z, dtype=DTYPE)
 
 
 class Predictive(Protocol):

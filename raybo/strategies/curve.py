@@ -52,28 +52,25 @@ class CurveGP:
 
     def fit(self, data: TrainingData, space: SearchSpace,
             warm_state: dict[str, torch.Tensor] | None, optimize: bool, opts: EngineOptions):
-        Zt, zt = _tensors(data)
+        Zt, zt = data.tensors()
         return fit_curve_gp(Zt, zt, cat_columns(space), warm_state, optimize=optimize, opts=opts,
                             structure=space.structure)
 
     def posterior(self, model, data: TrainingData, eps: torch.Tensor,
                   opts: EngineOptions) -> FinalPosterior:
-        Zt, zt = _tensors(data)
+        Zt, zt = data.tensors()
         return final_posterior(model, Zt, zt, _seen(data),
                                torch.as_tensor(data.rows_pending, dtype=DTYPE), eps,
                                opts.max_fantasized or None)
 
     def seeds(self, model, data: TrainingData, opts: EngineOptions) -> np.ndarray:
         """The observed configurations predicted best at the final fidelity."""
-        Zt, zt = _tensors(data)
+        Zt, zt = data.tensors()
         with torch.no_grad():
             mean, _ = final_posterior(model, Zt, zt, _seen(data)).predict(
                 torch.as_tensor(data.X_obs, dtype=DTYPE))
         return data.X_obs[np.argsort(mean[0].numpy(), kind="stable")[:opts.n_best_seeds]]
 
-
-def _tensors(data: TrainingData) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.as_tensor(data.X, dtype=DTYPE), torch.as_tensor(data.z, dtype=DTYPE)
 
 
 def _seen(data: TrainingData) -> torch.Tensor:

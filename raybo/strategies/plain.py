@@ -58,13 +58,13 @@ class PlainGP:
     def fit(self, data: TrainingData, space: SearchSpace,
             warm_state: dict[str, torch.Tensor] | None, optimize: bool,
             opts: EngineOptions) -> RayboGP:
-        Xt, zt = _tensors(data)
+        Xt, zt = data.tensors()
         return fit_gp(Xt, zt, cat_columns(space), warm_state, optimize=optimize, opts=opts,
                       structure=space.structure)
 
     def posterior(self, model: RayboGP, data: TrainingData, eps: torch.Tensor,
                   opts: EngineOptions) -> Posterior:
-        Xt, zt = _tensors(data)
+        Xt, zt = data.tensors()
         post = build_posterior(model, Xt, zt[:, None], opts.incumbent == "posterior_mean")
         return fantasize(post, torch.as_tensor(data.rows_pending, dtype=DTYPE), eps,
                          opts.max_fantasized or None)
@@ -72,9 +72,6 @@ class PlainGP:
     def seeds(self, model: RayboGP, data: TrainingData, opts: EngineOptions) -> np.ndarray:
         return data.X_best
 
-
-def _tensors(data: TrainingData) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.as_tensor(data.X, dtype=DTYPE), torch.as_tensor(data.z, dtype=DTYPE)
 
 
 def _subset(X: np.ndarray, z: np.ndarray, seed: int, opts: EngineOptions
