@@ -55,6 +55,7 @@ from benchmarks.registry import (  # noqa: E402
     make_searcher,
 )
 from benchmarks.store import RunStore, load_records, record_key  # noqa: E402
+from raybo.metric import as_float  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ARMS = {  # name -> (searcher in benchmarks.registry, scheduler)
@@ -138,20 +139,12 @@ class EpochBudget:
         final = result.get("final", value) if it >= self.max_t else None
         with open(self.log, "a") as f:
             f.write(json.dumps({"wall": time.perf_counter() - self.t0, "epochs": self.n,
-                                "trial": trial_id, "t": it, "value": _num(value),
-                                "final": _num(final)}) + "\n")
+                                "trial": trial_id, "t": it, "value": as_float(value),
+                                "final": as_float(final)}) + "\n")
         return False
 
     def stop_all(self) -> bool:
         return self.n >= self.budget
-
-
-def _num(v: Any) -> float | None:
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def run_one(problem: str, arm: str, seed: int, budget: int, epochs: int, store: RunStore

@@ -33,13 +33,6 @@ from benchmarks.store import load_records
 POOL_FILE = "random_pool.json"
 
 
-def load_runs(out_dir: Path | str) -> list[dict]:
-    """Every finished run in ``out_dir``'s run store (``store.py``): dicts with at least
-    ``problem``, ``searcher``, ``seed``, ``budget`` and ``evaluations`` (each with ``value``,
-    ``failed`` and ``suggest_cpu_s``)."""
-    return load_records(out_dir)
-
-
 def load_pool(out_dir: Path | str) -> dict[str, np.ndarray]:
     """Task -> random-pool values ``(N,)``; failed configurations are +inf."""
     raw = json.loads(Path(out_dir, POOL_FILE).read_text())
@@ -233,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--searchers", help="comma list: score only these (paired among them)")
     p.add_argument("--write", default="score", help="file stem inside --out (.md, .png)")
     args = p.parse_args(argv)
-    runs = load_runs(args.out)
+    runs = load_records(args.out)
     if args.searchers:
         keep = set(args.searchers.split(","))
         runs = [r for r in runs if r["searcher"] in keep]
