@@ -37,6 +37,7 @@ PROBLEM_SOURCES: dict[str, str] = {
     "real": "benchmarks.realtasks:REAL_TASKS",
     "real_suite": "benchmarks.realsuite:REAL_SUITE",
     "failures": "benchmarks.failures:FAILURE_PROBLEMS",
+    "mixed_suite": "benchmarks.mixed:MIXED_PROBLEMS",  # synthetic too: more mixed spaces
 }
 TRAINABLE_PROBLEMS = ("cnn", "gru", "transformer")  # trainables.get_trainable, for schedulers
 
