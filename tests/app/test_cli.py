@@ -113,6 +113,16 @@ def test_an_out_holding_a_run_is_refused_and_left_untouched(tmp_path, capsys):
     assert "not a raybo run directory" in _run_main(["resume", str(other)], capsys)
 
 
+def test_resume_of_a_missing_directory_says_it_does_not_exist(tmp_path, capsys):
+    missing = tmp_path / "no" / "such" / "dir"
+    assert _run_main(["resume", str(missing)], capsys).endswith(f"{missing} does not exist "
+                                                               "(see raybo resume --help)")
+    assert not missing.exists()
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    assert "is a file" in _run_main(["resume", str(a_file)], capsys)
+
+
 def test_train_config_is_checked_before_anything_runs(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"optim": {"lr": 0.01}, "optimizer": {}}))
