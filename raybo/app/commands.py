@@ -26,7 +26,7 @@ from raybo.app.rundir import (
     timestamp,
     write_run_file,
 )
-from raybo.app.tuning import run_tuning, trial_dirname, with_resources
+from raybo.app.tuning import check_storage, run_tuning, trial_dirname, with_resources
 
 CONFIG_KEYS = ("seed", "epochs", "data", "optim", "model")  # trainables.default_config's keys
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
@@ -38,6 +38,8 @@ TUNE_OPTIONS = ("arch", "trials", "concurrent", "epochs", "cpus_per_trial", "gpu
 # ------------------------------------------------------------------ raybo tune / resume
 def plan_tune(args: argparse.Namespace) -> Callable[[], int]:
     searchers = ["gp", "random"] if args.compare_random else [args.searcher]
+    if args.storage is not None:  # before the run directory exists: nothing to clean up
+        check_storage(args.storage, "--storage")
     created = args.out is None or not Path(args.out).exists()  # else: an empty dir of theirs
     run_dir = new_run_dir(args.out, f"{args.arch}-{'-vs-'.join(searchers)}")
     try:

@@ -18,6 +18,9 @@ ARCHS = ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer")
 SEARCHERS = ("gp", "random")
 DEFAULT_TRIALS = 12  # the no-option run finishes in a few minutes on 2 cores
 DEFAULT_EPOCHS = 5
+# URI schemes Tune's storage reaches through pyarrow.fs.FileSystem.from_uri (Ray 2.60, pyarrow
+# >= 16); anything else (ftp://, http://) fails there only once Ray has started.
+STORAGE_SCHEMES = ("file", "local", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 
 
 def run_tuning(
@@ -71,6 +74,8 @@ def run_tuning(
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
     if searcher not in SEARCHERS:
         raise ValueError(f"searcher must be 'gp' or 'random', got {searcher!r}")
+    if storage is not None:
+        check_storage(str(storage))
     mode = mode or METRICS.get(metric)
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max' for metric {metric!r}, got {mode!r}")
@@ -183,6 +188,17 @@ def is_uri(path: str) -> bool:
     """``scheme://...`` as Tune's storage (pyarrow.fs) reads it; a one-letter scheme is a
     Windows drive, not a URI."""
     return len(urlparse(path).scheme) > 1
+
+
+def check_storage(storage: str, option: str = "storage") -> None:
+    """ValueError naming ``option`` unless it is a local path or a URI whose scheme Tune's
+    storage can write to (``STORAGE_SCHEMES``); decided from the text alone, no network."""
+    if is_uri(storage):
+        scheme = urlparse(storage).scheme.lower()
+        if scheme not in STORAGE_SCHEMES:
+            raise ValueError(
+                f"{option} {storage}: Tune cannot store results at {scheme}:// URIs; give a "
+                f"local path or a URI of {', '.join(s + '://' for s in STORAGE_SCHEMES)}")
 
 
 def _fitted_searcher(alg: Any, experiment_path: str) -> Any:

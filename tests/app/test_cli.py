@@ -99,6 +99,25 @@ def test_out_that_is_a_file_or_unwritable_fails_before_ray_starts(tmp_path, caps
     assert not ray.is_initialized()
 
 
+@pytest.mark.parametrize("storage", ["ftp://x/y", "http://host/results", "sftp://h/p"])
+def test_a_storage_uri_tune_cannot_write_is_refused_before_anything(storage, tmp_path, capsys):
+    out = tmp_path / "o"
+    line = _run_main(["tune", "cnn", "--out", str(out), "--storage", storage], capsys)
+    scheme = storage.split(":")[0]
+    assert f"--storage {storage}: Tune cannot store results at {scheme}://" in line
+    assert "s3://" in line and "gs://" in line  # says what works
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("storage", ["s3://bucket/raybo", "gs://b/r", "file:///tmp/r",
+                                     "hdfs://nn:8020/r", "abfss://c@a.dfs.core.windows.net/r",
+                                     "relative/dir", "/abs/dir", "C:\\runs"])
+def test_storage_schemes_tune_supports_pass_the_check(storage):
+    from raybo.app.tuning import check_storage
+
+    check_storage(storage)  # no network: decided from the text
+
+
 def test_an_out_holding_a_run_is_refused_and_left_untouched(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
