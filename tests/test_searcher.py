@@ -208,6 +208,10 @@ def test_diagnostics_report_loo_fit():
     assert d["n"] == 20 and len(d["predicted"]) == 20
     assert d["loo_rmse"] < 0.5 * np.std(d["observed"])
     assert 0.7 <= d["loo_calibration"] <= 1.0
+    # mode max: the metric-unit bands are ordered and are what loo_calibration counts
+    lo, hi, obs = map(np.asarray, (d["lower"], d["upper"], d["observed"]))
+    assert np.all(lo <= np.asarray(d["predicted"]) + 1e-9) and np.all(lo < hi)
+    assert d["loo_calibration"] == np.mean((lo <= obs) & (obs <= hi))
 
 
 def test_trials_pending_at_restore_count_until_tune_shows_it_dropped_them():

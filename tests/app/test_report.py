@@ -146,3 +146,25 @@ def test_diagnostics_use_quantile_bands_when_given():
     assert band_coverage(run.diagnostics) == (2, 3)  # trial 2 (0.2) is below its band
     ax = diagnostics_figure(run).axes[0]
     assert ax.get_yscale() == "log"  # every value and band end positive, spanning > a decade
+
+
+def test_one_leave_one_out_calibration_in_json_console_and_plot(tmp_path):
+    # A skewed metric (the GP warps it): the fraction trials.json reports, the console's count
+    # and diagnostics.png's title all count observations inside the same metric-unit bands.
+    from drive import drive
+    from ray import tune
+
+    from raybo import GPSearch
+
+    searcher = GPSearch({"a": tune.uniform(0, 1), "b": tune.uniform(0, 1)}, metric="loss",
+                        mode="min", seed=1)
+    drive(searcher, 14, lambda c: math.exp(8 * c["a"]) * (1 + c["b"])
+          + (5e3 if c["b"] > 0.8 else 0.0))
+    run = _run()
+    run.diagnostics = searcher.diagnostics()
+    inside, n = band_coverage(run.diagnostics)
+    assert n == 14 and run.diagnostics["loo_calibration"] == pytest.approx(inside / n)
+    assert f"{inside} of {n} inside" in diagnostics_line(run)
+    assert f"{inside} of {n} trials inside" in diagnostics_figure(run).axes[0].get_title()
+    doc = json.loads(write_outputs(run, tmp_path)["json"].read_text())
+    assert doc["diagnostics"]["loo_calibration"] == pytest.approx(inside / n)
