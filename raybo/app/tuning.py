@@ -18,6 +18,18 @@ ARCHS = ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer")
 SEARCHERS = ("gp", "random")
 DEFAULT_TRIALS = 12  # the no-option run finishes in a few minutes on 2 cores
 DEFAULT_EPOCHS = 5
+# What the default space of each architecture searches (trainables.spaces.default_space; kept
+# here so `raybo tune --help` answers without importing Ray; a test keeps the two in step).
+SEARCHED_OPTIM = ("method (sgd+momentum, adam, rmsprop+momentum, adamw), lr, weight_decay, "
+                  "batch_size")
+SEARCHED_MODEL = {
+    "cnn": ("channels", "num_layers", "dropout", "activation"),
+    "rnn": ("hidden", "num_layers", "dropout", "activation"),
+    "lstm": ("hidden", "num_layers", "dropout"),
+    "gru": ("hidden", "num_layers", "dropout"),
+    "seq2seq": ("cell", "attention", "embedding", "hidden", "num_layers", "dropout"),
+    "transformer": ("d_model", "nhead", "num_layers", "dim_feedforward", "dropout", "activation"),
+}
 # URI schemes Tune's storage reaches through pyarrow.fs.FileSystem.from_uri (Ray 2.60, pyarrow
 # >= 16); anything else (ftp://, http://) fails there only once Ray has started.
 STORAGE_SCHEMES = ("file", "local", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")

@@ -67,6 +67,42 @@ def test_help_lists_the_metrics_and_the_mode_follows_the_metric(capsys):
     assert parse_args(["tune", "cnn"]).mode == "min"
 
 
+def _help(argv, capsys) -> str:
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    return capsys.readouterr().out
+
+
+def test_help_is_clean_and_shows_defaults_choices_and_the_searched_keys(capsys):
+    top = _help(["--help"], capsys)
+    description = " ".join(top.split("\n\n")[1].split())
+    assert description.endswith(".") and "``" not in top  # a whole sentence, no reST markup
+    text = " ".join(_help(["tune", "--help"], capsys).split())
+    for default in ("number of trials (default: 12)", "trials running at once (default: 2)",
+                    "epochs per trial (default: 5)", "(default: gp)", "(default: logei)",
+                    "seeds the searcher and the training (default: 0)",
+                    "retries of a crashed trial (default: 1)"):
+        assert default in text
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "random: Tune's random search" in text and "ucb (upper confidence bound)" in text
+    for arch in ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer"):
+        assert f" {arch}: model " in text
+    assert "cnn: model channels, num_layers, dropout, activation" in text
+
+
+def test_the_help_names_what_each_default_space_searches():
+    from raybo.app.tuning import ARCHS, SEARCHED_MODEL, SEARCHED_OPTIM, _tuned_keys
+    from trainables import default_space
+
+    for arch in ARCHS:
+        keys = _tuned_keys(default_space(arch))
+        assert [k.split("/", 1)[1] for k in keys if k.startswith("model/")] == list(
+            SEARCHED_MODEL[arch])
+        optim = [k.split("/")[-1] for k in keys if k.startswith("optim/")]
+        assert optim == ["name", "momentum", "lr", "weight_decay", "batch_size"]
+        assert all(o in SEARCHED_OPTIM for o in ("momentum", "lr", "weight_decay", "batch_size"))
+
+
 def test_defaults_and_fractional_gpus():
     args = parse_args(["tune", "lstm"])
     assert (args.trials, args.concurrent, args.cpus_per_trial, args.gpus_per_trial) == (12, 2, 1, 0)
