@@ -30,6 +30,7 @@ from raybo.app.tuning import check_storage, run_tuning, trial_dirname, with_reso
 
 CONFIG_KEYS = ("seed", "epochs", "data", "optim", "model")  # trainables.default_config's keys
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
+RESOURCE_OPTIONS = {"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"}
 # Options of `raybo tune` stored in run.json and passed back to run_tuning on resume.
 TUNE_OPTIONS = ("arch", "trials", "concurrent", "epochs", "cpus_per_trial", "gpus_per_trial",
                 "acquisition", "metric", "mode", "seed", "asha", "max_failures")
@@ -97,6 +98,7 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     import ray
     from ray import tune
 
+    from raybo.app.capacity import check_trial_fits
     from raybo.app.progress import ray_init_kwargs
 
     opts = info["options"]
@@ -106,6 +108,8 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     try:
         if started:
             ray.init(**ray_init_kwargs(verbose), **({"num_cpus": num_cpus} if num_cpus else {}))
+        # before the run directory is announced: a refused request leaves none behind
+        check_trial_fits(opts["cpus_per_trial"], opts["gpus_per_trial"], names=RESOURCE_OPTIONS)
         print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']} with "
               f"{' and '.join(experiments)} search: {_plural(opts['trials'], 'trial')} x "
               f"{_plural(opts['epochs'], 'epoch')}, {opts['concurrent']} at a time, "
@@ -116,7 +120,7 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
             run = run_tuning(
                 searcher=searcher, storage=storage, name=name, resume=restore, progress=True,
                 label=f"{searcher:<6} " if len(experiments) > 1 else "", verbose=verbose,
-                option_names={"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"}, **opts)
+                option_names=RESOURCE_OPTIONS, **opts)
             runs.append(run)
             if run.interrupted:
                 break
@@ -174,10 +178,12 @@ def _report(run_dir: Path, info: dict[str, Any], runs: list[TuningRun]) -> int:
 # ------------------------------------------------------------------ raybo train
 def plan_train(args: argparse.Namespace) -> Callable[[], int]:
     config = read_config(args.config)
+    check_config_keys(config, args.arch, args.config)
     if args.epochs is not None:
         config["epochs"] = args.epochs
+    created = args.out is None or not Path(args.out).exists()
     run_dir = new_run_dir(args.out, f"{args.arch}-train")
-    return lambda: _train(args, config, run_dir)
+    return lambda: _train(args, config, run_dir, created)
 
 
 def read_config(path: str) -> dict[str, Any]:
@@ -197,7 +203,37 @@ def read_config(path: str) -> dict[str, Any]:
     return config
 
 
-def _train(args: argparse.Namespace, config: dict[str, Any], run_dir: Path) -> int:
+def check_config_keys(config: dict[str, Any], arch: str, path: str) -> None:
+    """ValueError naming ``--config`` and the key when a nested ``optim`` or ``model`` key is not
+    one ``arch`` reads (a typo such as ``optim/lrr``, or another architecture's ``model``),
+    listing the valid ones: the trainable would otherwise ignore it and train the default."""
+    from trainables import default_config, default_space
+
+    defaults, space = default_config(arch), default_space(arch)
+    legacy = ("name", "momentum")  # directly in optim: the form before optim/method, still read
+    valid = {
+        "optim": list(dict.fromkeys([*defaults["optim"], *space["optim"]])),
+        "optim/method": ["name", "momentum"],
+        "model": list(dict.fromkeys([*defaults["model"], *space["model"]])),
+    }
+    for section, keys in valid.items():
+        head, _, sub = section.partition("/")
+        value = config.get(head)
+        value = value.get(sub) if sub and isinstance(value, dict) else value
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise ValueError(f"--config {path}: {section} must be a JSON object, got "
+                             f"{type(value).__name__}")
+        unknown = sorted(set(value) - set(keys) - (set(legacy) if section == "optim" else set()))
+        if unknown:
+            whose = f"{arch}'s model" if section == "model" else section
+            raise ValueError(f"--config {path}: unknown key {section}/{unknown[0]}; {whose} "
+                             f"takes {', '.join(keys)}")
+
+
+def _train(args: argparse.Namespace, config: dict[str, Any], run_dir: Path,
+           created: bool = False) -> int:
     import ray
     from ray import tune
 
@@ -210,8 +246,11 @@ def _train(args: argparse.Namespace, config: dict[str, Any], run_dir: Path) -> i
         ray.init(**ray_init_kwargs(args.verbose),
                  **({"num_cpus": args.num_cpus} if args.num_cpus else {}))
     try:
-        check_trial_fits(args.cpus_per_trial, args.gpus_per_trial,
-                         names={"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"})
+        try:
+            check_trial_fits(args.cpus_per_trial, args.gpus_per_trial, names=RESOURCE_OPTIONS)
+        except ValueError:
+            _discard(run_dir, created)  # nothing ran: no empty run directory left behind
+            raise
         print(f"raybo: training {args.arch} on {args.config}; run directory {run_dir}",
               flush=True)
         tuner = tune.Tuner(

@@ -190,6 +190,39 @@ def test_train_config_is_checked_before_anything_runs(tmp_path):
         read_config(str(tmp_path / "missing.json"))
 
 
+@pytest.mark.parametrize(("config", "arch", "message"), [
+    ({"optim": {"lrr": 0.01}}, "cnn",
+     "unknown key optim/lrr; optim takes method, lr, weight_decay, batch_size"),
+    ({"model": {"channel": 8}}, "cnn",
+     "unknown key model/channel; cnn's model takes channels, num_layers, dropout, activation"),
+    ({"model": {"d_model": 32}}, "cnn", "unknown key model/d_model; cnn's model takes channels"),
+    ({"model": {"activation": "relu"}}, "lstm",
+     "unknown key model/activation; lstm's model takes hidden, num_layers, dropout"),
+    ({"optim": {"method": {"name": "sgd", "momentm": 0.5}}}, "cnn",
+     "unknown key optim/method/momentm; optim/method takes name, momentum"),
+    ({"model": [1]}, "cnn", "model must be a JSON object"),
+])
+def test_train_config_nested_keys_are_checked_against_the_architecture(
+        config, arch, message, tmp_path, capsys):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    line = _run_main(["train", arch, "--config", str(path), "--out", str(tmp_path / "o")],
+                     capsys)
+    assert f"raybo train: error: --config {path}: {message}" in line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("config", [
+    {"optim": {"lr": 0.01, "method": {"name": "sgd", "momentum": 0.5}}},
+    {"optim": {"name": "sgd", "momentum": 0.9, "lr": 0.1}},  # the form before optim/method
+    {"model": {"channels": 8, "dropout": 0.2}, "data": {"name": "digits"}},
+])
+def test_train_configs_with_known_keys_pass(config, tmp_path):
+    from raybo.app.commands import check_config_keys
+
+    check_config_keys(config, "cnn", "c.json")
+
+
 def test_errors_from_below_the_cli_name_the_options():
     assert cli_message("gpus_per_trial=0.5 exceeds the cluster's 0") == (
         "--gpus-per-trial 0.5 exceeds the cluster's 0")

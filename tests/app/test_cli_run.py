@@ -129,8 +129,22 @@ def test_a_run_where_every_trial_fails_still_reports(ray_session, tmp_path, caps
 
 
 def test_a_gpu_share_the_cluster_lacks_is_refused_naming_the_option(ray_session, tmp_path,
-                                                                      capsys):
+                                                                      capsys, monkeypatch):
     out = tmp_path / "gpu"
     assert main(["tune", "cnn", "--gpus-per-trial", "0.5", "--out", str(out)]) == 2
-    assert "raybo tune: error: --gpus-per-trial=0.5: no node" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "raybo tune: error: --gpus-per-trial=0.5: no node" in printed.err
     assert not out.exists()  # nothing ran: the same --out can be used once it is fixed
+    assert "run directory" not in printed.out  # never announced a directory that then vanished
+    # raybo train likewise: the refused request leaves no empty run directory, named or default
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"optim": {"lr": 0.01}}))
+    monkeypatch.chdir(tmp_path)
+    for extra in (["--out", str(tmp_path / "train")], []):
+        assert main(["train", "cnn", "--config", str(config), "--gpus-per-trial", "1",
+                     *extra]) == 2
+        printed = capsys.readouterr()
+        assert "raybo train: error: --gpus-per-trial=1: no node" in printed.err
+        assert "run directory" not in printed.out
+    assert not (tmp_path / "train").exists()
+    assert not list((tmp_path / "raybo_out").glob("*"))  # no raybo_out/cnn-train-TIMESTAMP
