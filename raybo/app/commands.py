@@ -114,6 +114,8 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
               f"{' and '.join(experiments)} search: {_plural(opts['trials'], 'trial')} x "
               f"{_plural(opts['epochs'], 'epoch')}, {opts['concurrent']} at a time, "
               f"{opts['metric']} ({opts['mode']}); run directory {run_dir}", flush=True)
+        for warning in budget_warnings(opts, list(experiments)):
+            print(f"raybo: warning: {warning}", file=sys.stderr, flush=True)
         for searcher, path in experiments.items():
             restore = path if resume and tune.Tuner.can_restore(path) else None
             storage, _, name = path.rpartition("/")
@@ -136,6 +138,34 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
         if started and ray.is_initialized():
             ray.shutdown()
     return _report(run_dir, info, runs)
+
+
+def budget_warnings(opts: dict[str, Any], searchers: list[str]) -> list[str]:
+    """What will make the run other than its header says: fewer trials at once than
+    ``--concurrent`` (the cluster holds fewer), or a GP search that never leaves its initial
+    design. Requires ``ray.is_initialized()``."""
+    from raybo.app.capacity import trials_at_once
+    from raybo.app.tuning import design_trials
+
+    warnings = []
+    cpus, gpus, concurrent = opts["cpus_per_trial"], opts["gpus_per_trial"], opts["concurrent"]
+    fits, fixed = trials_at_once(cpus, gpus)
+    if fits < concurrent:
+        request = f"{cpus:g} CPU" + (f" + {gpus:g} GPU" if gpus else "")
+        warnings.append(
+            f"--concurrent {concurrent}, but the cluster {'' if fixed else 'now '}holds "
+            f"{fits} trial{'' if fits == 1 else 's'} of {request} at once, so at most {fits} "
+            f"will run at a time; lower --concurrent or --cpus-per-trial"
+            + ("" if fixed else ", or wait for the autoscaler to add nodes"))
+    if "gp" in searchers:
+        design = design_trials(opts["arch"], opts["trials"], concurrent, opts["epochs"])
+        if design >= opts["trials"]:
+            warnings.append(
+                f"all {opts['trials']} trials will be initial-design (quasi-random) trials: GP "
+                f"search suggests only once its design has results, and with --concurrent "
+                f"{concurrent} about the first {design} trials are suggested before that; use "
+                f"--trials above {design} or a lower --concurrent")
+    return warnings
 
 
 def _plural(n: int, word: str) -> str:

@@ -157,6 +157,19 @@ def run_tuning(
     return run
 
 
+def design_trials(arch: str, trials: int, concurrent: int, epochs: int = DEFAULT_EPOCHS) -> int:
+    """About how many trials GP search suggests from its quasi-random initial design in a run of
+    ``trials``: it waits for ``D`` successful results (``raybo.design.design_size`` of the
+    default space) and suggests ``concurrent - 1`` more design points while the first ``D``
+    run. Can exceed ``trials``: then the GP never suggests one."""
+    from raybo.design import design_size
+    from raybo.space import SearchSpace
+    from trainables import default_space
+
+    dim = SearchSpace(default_space(arch, epochs=epochs)).dim
+    return design_size(dim, None, trials) + concurrent - 1
+
+
 def _random_origin(trial_id: str) -> str:
     return "random"
 
