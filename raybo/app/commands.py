@@ -15,7 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from raybo.app.report import compare_line, diagnostics_line, format_table, write_outputs
+from raybo.app.report import (
+    compare_line,
+    diagnostics_line,
+    format_table,
+    retrain_line,
+    write_outputs,
+)
 from raybo.app.results import TuningRun
 from raybo.app.rundir import (
     RUN_FILE,
@@ -180,6 +186,8 @@ def _report(run_dir: Path, info: dict[str, Any], runs: list[TuningRun]) -> int:
         print(format_table(run))
         counts = [f"{run.count('TERMINATED')} succeeded", f"{run.count('ERROR')} failed",
                   f"{run.count('DIVERGED')} diverged"]
+        if run.count("STOPPED"):
+            counts.insert(1, f"{run.count('STOPPED')} stopped early by ASHA")
         if run.count("UNFINISHED"):
             counts.append(f"{run.count('UNFINISHED')} unfinished")
         print(f"{len(run.rows)} trials: {', '.join(counts)}")
@@ -195,8 +203,7 @@ def _report(run_dir: Path, info: dict[str, Any], runs: list[TuningRun]) -> int:
     write_run_file(run_dir, info)
     print(f"wrote {run_dir}/: {', '.join(p.name for p in paths.values())}")
     if "best_config" in paths:
-        print(f"retrain the best config: raybo train {info['options']['arch']} "
-              f"--config {paths['best_config']} [--epochs N]")
+        print(retrain_line(runs, paths["best_config"]))
     if interrupted:
         done = sum(r.n_finished for r in runs)
         total = info["options"]["trials"] * len(info["experiments"])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from raybo.app.results import TuningRun
+from raybo.app.results import TuningRun, trial_status
 from trainables.metrics import METRICS
 
 ARCHS = ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer")
@@ -263,20 +263,18 @@ def _rows(grid: Any, metric: str, origin_of: Any) -> list[dict[str, Any]]:
         error = result.error if result is not None else None
         value = metrics.get(metric)
         value = float(value) if isinstance(value, (int, float)) else math.nan
-        if error is not None or trial.status == "ERROR":
-            status = "ERROR"
-        elif trial.status != "TERMINATED":
-            status = "UNFINISHED"
-        else:
-            status = "TERMINATED" if math.isfinite(value) else "DIVERGED"
+        config = result.config if result is not None else trial.config
+        status, stopped_at = trial_status(trial.status, error is not None, value, metrics,
+                                          config)
         rows.append({
             "trial": number,
             "trial_id": trial.trial_id,
             "status": status,
+            "stopped_at": stopped_at,
             "origin": origin_of(trial.trial_id) or "",
             "value": value,
             "metrics": {k: v for k, v in metrics.items() if k not in _TUNE_KEYS},
-            "config": result.config if result is not None else trial.config,
+            "config": config,
             "error": _first_line(error),
         })
     return rows
