@@ -142,7 +142,8 @@ def _ranks(values: list[float]) -> list[int]:
 
 def loo_reading(diagnostics: dict[str, Any]) -> str:
     """One line on what the leave-one-out check means for the run: does the GP rank held-out
-    trials well (Spearman >= ``TRUST_RANK``) with honest bands (>= ``TRUST_COVERAGE`` inside)?"""
+    trials well (Spearman >= ``TRUST_RANK``), with bands narrower than the observed range
+    (else it is still unsure) and honest (>= ``TRUST_COVERAGE`` inside)?"""
     inside, n = band_coverage(diagnostics)
     rho = rank_correlation(diagnostics.get("observed", []), diagnostics.get("predicted", []))
     if n < 3 or not math.isfinite(rho):
@@ -150,6 +151,12 @@ def loo_reading(diagnostics: dict[str, Any]) -> str:
     if rho < TRUST_RANK:
         return (f"the GP ranks held-out trials poorly (rank correlation {rho:.2f}): distrust "
                 "its suggestions; more trials help")
+    lower, upper = bands(diagnostics)
+    obs = diagnostics["observed"]
+    widths = sorted(hi - lo for lo, hi in zip(lower, upper))
+    if widths[len(widths) // 2] > max(obs) - min(obs):
+        return (f"the GP is still unsure (most bands are wider than the observed range; rank "
+                f"correlation {rho:.2f}): its suggestions explore; more trials sharpen it")
     if inside < TRUST_COVERAGE * n:
         return (f"the GP ranks held-out trials well (rank correlation {rho:.2f}) but is "
                 f"overconfident ({inside} of {n} inside): trust its ranking, not its bands")

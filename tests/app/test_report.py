@@ -187,6 +187,8 @@ def test_the_reading_says_when_to_distrust_the_gp():
     d.update(predicted=[1.1, 2.1, 2.9, 4.2], lower=[1.05, 2.05, 2.8, 4.1],
              upper=[1.2, 2.2, 3.1, 4.3])
     assert "overconfident (1 of 4 inside)" in loo_reading(d)
+    d.update(lower=[-9.0] * 4, upper=[9.0] * 4)
+    assert loo_reading(d).startswith("the GP is still unsure (most bands are wider than")
 
 
 def test_one_leave_one_out_calibration_in_json_console_and_plot(tmp_path):
