@@ -210,7 +210,11 @@ def decode_value(p: Param, x: float) -> Any:
         if p.q is not None:
             v = round(round(v / p.q) * p.q, 12)  # 7 * 0.1 -> 0.7, not 0.7000000000000001
             v = min(max(v, p.low), p.high)  # stays on the grid: both bounds are multiples of q
-        return float(min(max(v, p.low), p.high))
+            return float(v)
+        # Tune samples uniform/loguniform in [low, high) and Ray's own bounds tests assert
+        # value < high: the top of the cube (and exp/log round-off near it) maps one float below.
+        top = math.nextafter(p.high, -math.inf) if p.high > p.low else p.high
+        return float(min(max(v, p.low), top))
     a, b = int_edges(p)
     t = a + x * (b - a)
     i = math.floor(math.exp(t) if p.log else t)

@@ -331,9 +331,11 @@ class GPSearch(Searcher):
     def diagnostics(self) -> dict[str, Any]:
         """Leave-one-out check of the surrogate on the observed trials, in metric units.
 
-        ``loo_rmse``: RMSE of each observation predicted from all the others; ``loo_calibration``:
-        fraction of standardized LOO residuals within +-1.96 (about 0.95 when the GP's
-        uncertainty is honest). ``{"n": 0}`` with fewer than 3 successful observations.
+        ``loo_rmse``: RMSE of each observation predicted from all the others; ``lower``/``upper``:
+        each prediction's 95% band in metric units (the GP's Gaussian band mapped back through
+        the output warp); ``loo_calibration``: fraction of observations inside their band (about
+        0.95 when the GP's uncertainty is honest). ``{"n": 0}`` with fewer than 3 successful
+        observations.
         """
         return loo_diagnostics(self._state, self._require_ready(), self.mode)
 

@@ -231,8 +231,9 @@ class SearchSpace:
         return self.snap(x[None])[0]
 
     def decode(self, x: np.ndarray, exact: dict[str, Any] | None = None) -> dict[str, Any]:
-        """``x: (d,)`` in [0, 1]^d -> nested config with constants; each value inside its domain,
-        values of options not chosen absent.
+        """``x: (d,)`` in [0, 1]^d -> nested config with constants; each value inside its domain
+        (uniform/loguniform floats strictly below their exclusive upper bound, as Tune samples
+        them), values of options not chosen absent.
 
         Float parameters given in ``exact`` (a user's point, nested or '/'-flattened) keep the
         user's value where ``x`` encodes it: the log round trip would turn 0.003 into

@@ -63,3 +63,21 @@ def test_readme_python_blocks_run_as_written(tmp_path):
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert f"block {len(blocks)} ok" in proc.stdout
+
+
+def test_the_asha_example_stops_at_the_epochs_the_trainable_runs():
+    # max_t / max_resource beyond the trainable's epochs would never be reached: no trial
+    # would count as finished at the top rung, and the curve GP would extrapolate past the end.
+    text = "\n".join(python_blocks(README.read_text()))
+    epochs = re.search(r'"epochs": (\d+),', text).group(1)
+    for knob in ("max_t", "max_resource"):
+        values = re.findall(rf"{knob}=([\w\"\[\]]+)", text)
+        assert values and all(v in ("epochs", epochs) for v in values), (knob, values)
+    assert 'epochs = space["epochs"]' in text
+
+
+def test_the_failure_promise_says_what_tune_does_with_a_result_without_the_metric():
+    # Tune's strict metric checking aborts fit() first (tests/test_tune_integration.py shows it)
+    text = " ".join(README.read_text().split())
+    assert "results without the metric are recorded as failures" not in text
+    assert "`TUNE_DISABLE_STRICT_METRIC_CHECKING=1`" in text

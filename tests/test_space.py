@@ -15,9 +15,9 @@ from raybo.space import CAT, FLOAT, INT, SearchSpace
 def _admissible(domain_name: str, value) -> bool:
     """The value set each Tune domain admits, written from Tune's documented semantics."""
     checks = {
-        "uniform": lambda v: isinstance(v, float) and -2.0 <= v <= 3.0,
+        "uniform": lambda v: isinstance(v, float) and -2.0 <= v < 3.0,  # Tune: [lower, upper)
         "quniform": lambda v: 0.0 <= v <= 1.0 and abs(v / 0.25 - round(v / 0.25)) < 1e-9,
-        "loguniform": lambda v: 1e-5 <= v <= 1e-1,
+        "loguniform": lambda v: 1e-5 <= v < 1e-1,
         "qloguniform": lambda v: 1e-4 <= v <= 1.0 and abs(v / 1e-4 - round(v / 1e-4)) < 1e-6,
         "randint": lambda v: isinstance(v, int) and 0 <= v < 10,
         "lograndint": lambda v: isinstance(v, int) and 1 <= v < 1000,
@@ -62,6 +62,19 @@ def test_decode_stays_in_domain_for_1000_points(name):
     xs = np.concatenate([[0.0, 1.0, 0.5, 1e-12, 1 - 1e-12], np.random.default_rng(0).random(995)])
     for x in xs:
         assert _admissible(name, space.decode(np.array([x]))["p"]), x
+
+
+@pytest.mark.parametrize(("domain", "top"), [
+    (tune.uniform(0.0, 1.0), math.nextafter(1.0, 0.0)),
+    (tune.loguniform(1e-4, 1e-2), math.nextafter(1e-2, 0.0)),  # exp(log) round-off included
+    (tune.uniform(-2.0, 3.0), math.nextafter(3.0, 0.0)),
+    (tune.quniform(0.0, 1.0, 0.25), 1.0),  # quantized: Tune's own rounding may reach upper
+    (tune.qloguniform(1e-4, 1.0, 1e-4), 1.0),
+])
+def test_the_top_of_the_cube_decodes_below_an_exclusive_upper_bound(domain, top):
+    space = SearchSpace({"p": domain})
+    assert space.decode(np.array([1.0]))["p"] == top
+    assert space.decode(np.array([1 - 1e-17]))["p"] == top
 
 
 @pytest.mark.parametrize("name", sorted(DOMAINS))

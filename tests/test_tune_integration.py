@@ -145,3 +145,26 @@ def test_nested_space_end_to_end(ray_local, tmp_path, api):
         assert why_not({**NESTED, "out": str(out)}, c) is None, why_not(NESTED, c)
     assert "gp" in searcher.trial_origins().values()
     assert len({repr(sorted(c.items())) for c in configs}) == 6
+
+
+def test_a_result_without_the_metric_aborts_tune_unless_strict_checking_is_off(
+        ray_local, tmp_path, monkeypatch):
+    # What the README says: Tune's strict metric checking aborts fit() before any searcher
+    # sees such a result; with TUNE_DISABLE_STRICT_METRIC_CHECKING=1 GPSearch records a failure.
+    space = {"u": tune.uniform(-1, 1), "fault": tune.choice(["none", "missing"]), "sleep_s": 0.0}
+    points = [{"u": 0.1, "fault": "missing"}, {"u": 0.2, "fault": "none"},
+              {"u": 0.3, "fault": "none"}]
+
+    def run(name: str) -> GPSearch:
+        searcher = GPSearch(points_to_evaluate=points, seed=0)
+        tune.run(synthetic_trainable, config=space, search_alg=searcher, metric="loss",
+                 mode="min", num_samples=3, max_concurrent_trials=1, storage_path=str(tmp_path),
+                 name=name, raise_on_failed_trial=False, verbose=0)
+        return searcher
+
+    monkeypatch.delenv("TUNE_DISABLE_STRICT_METRIC_CHECKING", raising=False)
+    with pytest.raises(Exception, match="did not include the specified metric"):
+        run("strict")
+    monkeypatch.setenv("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+    records = run("lenient").get_state()["trials"]["records"]
+    assert sorted(r["status"] for r in records.values()) == ["done", "done", "failed"]

@@ -68,6 +68,8 @@ def _float(domain: Float, value: Any, path: str) -> str | None:
         return f"{path}: {value!r} is not a finite float"
     q = _q(domain)
     tol = 0.0 if q is None else 1e-9 * max(abs(domain.lower), abs(domain.upper), 1e-300)
+    if q is None and not domain.lower <= value < domain.upper:  # Tune samples [lower, upper)
+        return f"{path}: {value} outside [{domain.lower}, {domain.upper})"
     if not domain.lower - tol <= value <= domain.upper + tol:
         return f"{path}: {value} outside [{domain.lower}, {domain.upper}]"
     if q is not None and abs(value / q - round(value / q)) > 1e-6:

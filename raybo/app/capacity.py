@@ -112,6 +112,25 @@ def check_trial_fits(
     )
 
 
+def trials_at_once(cpus: float, gpus: float) -> tuple[int, bool]:
+    """``(n, fixed)``: how many trials asking for ``cpus`` CPUs and ``gpus`` GPUs the nodes up
+    now can run side by side, and whether that is final (a local instance this process started:
+    nothing adds nodes). Requires ``ray.is_initialized()``."""
+    import math
+
+    import ray
+
+    request = {k: float(v) for k, v in (("CPU", cpus), ("GPU", gpus)) if v > 0}
+    n = 0
+    for node in ray.nodes():
+        if node.get("Alive"):
+            resources = node.get("Resources") or {}
+            # a small tolerance: Ray stores resources in 1e-4 units (0.3 * 3 may read 0.8999...)
+            n += min((math.floor(resources.get(k, 0.0) / v + 1e-6) for k, v in request.items()),
+                     default=0)
+    return n, _started_by_this_process()
+
+
 def autoscaler_node_types(
     bootstrap_config: str | Path = BOOTSTRAP_CONFIG,
 ) -> list[NodeType] | None:

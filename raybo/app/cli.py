@@ -17,7 +17,14 @@ import sys
 from typing import NoReturn
 
 from raybo.app.rundir import RunDirError
-from raybo.app.tuning import ARCHS, DEFAULT_EPOCHS, DEFAULT_TRIALS, SEARCHERS
+from raybo.app.tuning import (
+    ARCHS,
+    DEFAULT_EPOCHS,
+    DEFAULT_TRIALS,
+    SEARCHED_MODEL,
+    SEARCHED_OPTIM,
+    SEARCHERS,
+)
 from trainables.metrics import DEFAULT_KIND, METRICS, TOKEN_ONLY, metrics_for
 
 ACQUISITIONS = ("logei", "ei", "pi", "ucb")
@@ -30,6 +37,29 @@ METRIC_HELP = (f"result key to optimize: {', '.join(m for m in METRICS if m not 
                f"; also {', '.join(sorted(TOKEN_ONLY))} for "
                f"{'/'.join(a for a, k in DEFAULT_KIND.items() if k != 'image')} "
                "(default val_loss)")
+DESCRIPTION = ("Tune the bundled PyTorch trainables with Ray Tune and raybo's GP search: `raybo "
+               "tune ARCH` runs a search, `raybo resume DIR` finishes an interrupted one, `raybo "
+               "train ARCH --config FILE` trains one config (e.g. a run's best_config.json).")
+SEARCHED_HELP = ("what each architecture searches (ranges in trainables/spaces.py):\n"
+                 f"  {'all:':<13}optim {SEARCHED_OPTIM}\n"
+                 + "".join(f"  {arch + ':':<13}model {', '.join(keys)}\n"
+                           for arch, keys in SEARCHED_MODEL.items()))
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show (None, a flag) or the
+    help already says it; text with line breaks (the epilog's table) keeps its lines."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 # ------------------------------------------------------------------ arguments
@@ -42,9 +72,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="raybo", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="raybo", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("tune", help="tune a bundled PyTorch trainable with Ray Tune",
+                       formatter_class=_HelpFormatter, epilog=SEARCHED_HELP,
                        description="Tune a bundled trainable; one line per finished trial, then "
                        "a table, trials.csv/json, best_config.json and plots in the run "
                        "directory (see --out). Ctrl-C stops it; `raybo resume DIR` finishes it.")
@@ -53,11 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent", type=int, default=2, help="trials running at once")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs per trial")
     _resource_options(p)
-    p.add_argument("--searcher", choices=SEARCHERS, default="gp")
+    p.add_argument("--searcher", choices=SEARCHERS, default="gp",
+                   help="gp: raybo's Gaussian-process Bayesian optimization (GPSearch); "
+                   "random: Tune's random search")
     p.add_argument("--compare-random", action="store_true",
                    help="also run random search at the same budget and concurrency, and draw "
                    "both in trajectory.png")
-    p.add_argument("--acquisition", choices=ACQUISITIONS, default="logei")
+    p.add_argument("--acquisition", choices=ACQUISITIONS, default="logei",
+                   help="what GP search maximizes to pick the next config: logei (log "
+                   "expected improvement), ei (expected improvement), pi (probability of "
+                   "improvement), ucb (upper confidence bound)")
     p.add_argument("--metric", default="val_loss", help=METRIC_HELP)
     p.add_argument("--mode", choices=("min", "max"), default=None,
                    help="default: the metric's own (max for val_accuracy, else min)")
@@ -71,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(p)
 
     r = sub.add_parser("resume", help="finish an interrupted `raybo tune` run",
+                       formatter_class=_HelpFormatter,
                        description="Resume the Tune experiment(s) of a run directory with "
                        "Tuner.restore: finished trials are kept, unfinished ones continue from "
                        "their last checkpoint, and the outputs are rewritten.")
@@ -78,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(r)
 
     t = sub.add_parser("train", help="train one config, e.g. a run's best_config.json",
+                       formatter_class=_HelpFormatter,
                        description="Train one fixed config of a bundled trainable as a single "
                        "Tune trial; prints every epoch and the final checkpoint.")
     t.add_argument("arch", choices=ARCHS, help="architecture")

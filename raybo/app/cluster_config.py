@@ -30,6 +30,9 @@ raybo's rules, each a ``ValueError`` naming the node type and the fix:
     source is this project (relative local paths resolve against the YAML's directory,
     i.e. run ``ray up`` from there).
 
+``python -m raybo.app.cluster_config cluster.yaml`` runs the check and prints one line saying
+what was checked and found (exit code 1 and the reason otherwise).
+
 Steps 1 and 2 are Ray's private API (``ray.autoscaler._private.util``), imported only when a
 config is validated, never by ``import raybo``. If a Ray release moves them, validation raises
 ``RuntimeError`` saying so (``ray up`` still runs Ray's own checks).
@@ -38,9 +41,11 @@ config is validated, never by ``import raybo``. If a Ray release moves them, val
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import shlex
+import sys
 import warnings
 from collections.abc import Callable
 from importlib import metadata
@@ -103,6 +108,40 @@ def validate_cluster_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     return config
+
+
+def describe(config: dict[str, Any], path: str | os.PathLike[str] = "cluster.yaml") -> str:
+    """One line on a config ``validate_cluster_config`` accepted: what was checked, what it
+    found (GPU worker types, image, Ray), and what only ``ray up`` can check."""
+    head = config["head_node_type"]
+    types = _node_types(config)
+    gpus = ", ".join(
+        f"{name} ({_count(types[name]['resources']['GPU'], 'GPU')}, up to "
+        f"{types[name].get('max_workers', 0)})" for name in _gpu_worker_types(config))
+    image, _ = _image_for(config, head)
+    return (f"{path}: OK -- Ray {ray.__version__}'s prepare_config and schema, whole node "
+            f"resources, GPU workers {gpus}, one image {image}, docker --gpus all on GPU "
+            "workers, this project pip-installed on head and GPU workers (not checked: cloud "
+            "credentials and instance types, which `ray up` asks the cloud for)")
+
+
+def _count(n: float, word: str) -> str:
+    return f"{n:g} {word}" + ("" if n == 1 else "s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m raybo.app.cluster_config [cluster.yaml]``: validate, print one line."""
+    args = sys.argv[1:] if argv is None else argv
+    path = args[0] if args else "cluster.yaml"
+    # Ray's "setting max workers for head node type to 0" INFO line says nothing about validity
+    logging.getLogger("ray.autoscaler").setLevel(logging.WARNING)
+    try:
+        config = validate_cluster_config(path)
+    except (OSError, ValueError, RuntimeError) as err:
+        print(f"{path}: NOT OK -- {err}", file=sys.stderr)
+        return 1
+    print(describe(config, path))
+    return 0
 
 
 def _ray_launcher_checks() -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -347,3 +386,7 @@ def _check_project_installed(config: dict[str, Any], gpu_types: list[str], base:
                 "node-type worker_setup_commands, which replace the global ones); file_mounts "
                 "only copy files, and Ray workers must be able to import raybo and trainables"
             )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

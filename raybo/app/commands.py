@@ -15,7 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from raybo.app.report import compare_line, diagnostics_line, format_table, write_outputs
+from raybo.app.report import (
+    compare_line,
+    diagnostics_line,
+    format_table,
+    retrain_line,
+    write_outputs,
+)
 from raybo.app.results import TuningRun
 from raybo.app.rundir import (
     RUN_FILE,
@@ -26,10 +32,11 @@ from raybo.app.rundir import (
     timestamp,
     write_run_file,
 )
-from raybo.app.tuning import run_tuning, trial_dirname, with_resources
+from raybo.app.tuning import check_storage, run_tuning, trial_dirname, with_resources
 
 CONFIG_KEYS = ("seed", "epochs", "data", "optim", "model")  # trainables.default_config's keys
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
+RESOURCE_OPTIONS = {"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"}
 # Options of `raybo tune` stored in run.json and passed back to run_tuning on resume.
 TUNE_OPTIONS = ("arch", "trials", "concurrent", "epochs", "cpus_per_trial", "gpus_per_trial",
                 "acquisition", "metric", "mode", "seed", "asha", "max_failures")
@@ -38,6 +45,8 @@ TUNE_OPTIONS = ("arch", "trials", "concurrent", "epochs", "cpus_per_trial", "gpu
 # ------------------------------------------------------------------ raybo tune / resume
 def plan_tune(args: argparse.Namespace) -> Callable[[], int]:
     searchers = ["gp", "random"] if args.compare_random else [args.searcher]
+    if args.storage is not None:  # before the run directory exists: nothing to clean up
+        check_storage(args.storage, "--storage")
     created = args.out is None or not Path(args.out).exists()  # else: an empty dir of theirs
     run_dir = new_run_dir(args.out, f"{args.arch}-{'-vs-'.join(searchers)}")
     try:
@@ -95,6 +104,7 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     import ray
     from ray import tune
 
+    from raybo.app.capacity import check_trial_fits
     from raybo.app.progress import ray_init_kwargs
 
     opts = info["options"]
@@ -104,17 +114,21 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     try:
         if started:
             ray.init(**ray_init_kwargs(verbose), **({"num_cpus": num_cpus} if num_cpus else {}))
+        # before the run directory is announced: a refused request leaves none behind
+        check_trial_fits(opts["cpus_per_trial"], opts["gpus_per_trial"], names=RESOURCE_OPTIONS)
         print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']} with "
               f"{' and '.join(experiments)} search: {_plural(opts['trials'], 'trial')} x "
               f"{_plural(opts['epochs'], 'epoch')}, {opts['concurrent']} at a time, "
               f"{opts['metric']} ({opts['mode']}); run directory {run_dir}", flush=True)
+        for warning in budget_warnings(opts, list(experiments)):
+            print(f"raybo: warning: {warning}", file=sys.stderr, flush=True)
         for searcher, path in experiments.items():
             restore = path if resume and tune.Tuner.can_restore(path) else None
             storage, _, name = path.rpartition("/")
             run = run_tuning(
                 searcher=searcher, storage=storage, name=name, resume=restore, progress=True,
                 label=f"{searcher:<6} " if len(experiments) > 1 else "", verbose=verbose,
-                option_names={"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"}, **opts)
+                option_names=RESOURCE_OPTIONS, **opts)
             runs.append(run)
             if run.interrupted:
                 break
@@ -132,6 +146,34 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     return _report(run_dir, info, runs)
 
 
+def budget_warnings(opts: dict[str, Any], searchers: list[str]) -> list[str]:
+    """What will make the run other than its header says: fewer trials at once than
+    ``--concurrent`` (the cluster holds fewer), or a GP search that never leaves its initial
+    design. Requires ``ray.is_initialized()``."""
+    from raybo.app.capacity import trials_at_once
+    from raybo.app.tuning import design_trials
+
+    warnings = []
+    cpus, gpus, concurrent = opts["cpus_per_trial"], opts["gpus_per_trial"], opts["concurrent"]
+    fits, fixed = trials_at_once(cpus, gpus)
+    if fits < concurrent:
+        request = f"{cpus:g} CPU" + (f" + {gpus:g} GPU" if gpus else "")
+        warnings.append(
+            f"--concurrent {concurrent}, but the cluster {'' if fixed else 'now '}holds "
+            f"{fits} trial{'' if fits == 1 else 's'} of {request} at once, so at most {fits} "
+            f"will run at a time; lower --concurrent or --cpus-per-trial"
+            + ("" if fixed else ", or wait for the autoscaler to add nodes"))
+    if "gp" in searchers:
+        design = design_trials(opts["arch"], opts["trials"], concurrent, opts["epochs"])
+        if design >= opts["trials"]:
+            warnings.append(
+                f"all {opts['trials']} trials will be initial-design (quasi-random) trials: GP "
+                f"search suggests only once its design has results, and with --concurrent "
+                f"{concurrent} about the first {design} trials are suggested before that; use "
+                f"--trials above {design} or a lower --concurrent")
+    return warnings
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -144,6 +186,8 @@ def _report(run_dir: Path, info: dict[str, Any], runs: list[TuningRun]) -> int:
         print(format_table(run))
         counts = [f"{run.count('TERMINATED')} succeeded", f"{run.count('ERROR')} failed",
                   f"{run.count('DIVERGED')} diverged"]
+        if run.count("STOPPED"):
+            counts.insert(1, f"{run.count('STOPPED')} stopped early by ASHA")
         if run.count("UNFINISHED"):
             counts.append(f"{run.count('UNFINISHED')} unfinished")
         print(f"{len(run.rows)} trials: {', '.join(counts)}")
@@ -159,8 +203,7 @@ def _report(run_dir: Path, info: dict[str, Any], runs: list[TuningRun]) -> int:
     write_run_file(run_dir, info)
     print(f"wrote {run_dir}/: {', '.join(p.name for p in paths.values())}")
     if "best_config" in paths:
-        print(f"retrain the best config: raybo train {info['options']['arch']} "
-              f"--config {paths['best_config']} [--epochs N]")
+        print(retrain_line(runs, paths["best_config"]))
     if interrupted:
         done = sum(r.n_finished for r in runs)
         total = info["options"]["trials"] * len(info["experiments"])
@@ -172,10 +215,12 @@ def _report(run_dir: Path, info: dict[str, Any], runs: list[TuningRun]) -> int:
 # ------------------------------------------------------------------ raybo train
 def plan_train(args: argparse.Namespace) -> Callable[[], int]:
     config = read_config(args.config)
+    check_config_keys(config, args.arch, args.config)
     if args.epochs is not None:
         config["epochs"] = args.epochs
+    created = args.out is None or not Path(args.out).exists()
     run_dir = new_run_dir(args.out, f"{args.arch}-train")
-    return lambda: _train(args, config, run_dir)
+    return lambda: _train(args, config, run_dir, created)
 
 
 def read_config(path: str) -> dict[str, Any]:
@@ -195,7 +240,37 @@ def read_config(path: str) -> dict[str, Any]:
     return config
 
 
-def _train(args: argparse.Namespace, config: dict[str, Any], run_dir: Path) -> int:
+def check_config_keys(config: dict[str, Any], arch: str, path: str) -> None:
+    """ValueError naming ``--config`` and the key when a nested ``optim`` or ``model`` key is not
+    one ``arch`` reads (a typo such as ``optim/lrr``, or another architecture's ``model``),
+    listing the valid ones: the trainable would otherwise ignore it and train the default."""
+    from trainables import default_config, default_space
+
+    defaults, space = default_config(arch), default_space(arch)
+    legacy = ("name", "momentum")  # directly in optim: the form before optim/method, still read
+    valid = {
+        "optim": list(dict.fromkeys([*defaults["optim"], *space["optim"]])),
+        "optim/method": ["name", "momentum"],
+        "model": list(dict.fromkeys([*defaults["model"], *space["model"]])),
+    }
+    for section, keys in valid.items():
+        head, _, sub = section.partition("/")
+        value = config.get(head)
+        value = value.get(sub) if sub and isinstance(value, dict) else value
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise ValueError(f"--config {path}: {section} must be a JSON object, got "
+                             f"{type(value).__name__}")
+        unknown = sorted(set(value) - set(keys) - (set(legacy) if section == "optim" else set()))
+        if unknown:
+            whose = f"{arch}'s model" if section == "model" else section
+            raise ValueError(f"--config {path}: unknown key {section}/{unknown[0]}; {whose} "
+                             f"takes {', '.join(keys)}")
+
+
+def _train(args: argparse.Namespace, config: dict[str, Any], run_dir: Path,
+           created: bool = False) -> int:
     import ray
     from ray import tune
 
@@ -208,8 +283,11 @@ def _train(args: argparse.Namespace, config: dict[str, Any], run_dir: Path) -> i
         ray.init(**ray_init_kwargs(args.verbose),
                  **({"num_cpus": args.num_cpus} if args.num_cpus else {}))
     try:
-        check_trial_fits(args.cpus_per_trial, args.gpus_per_trial,
-                         names={"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"})
+        try:
+            check_trial_fits(args.cpus_per_trial, args.gpus_per_trial, names=RESOURCE_OPTIONS)
+        except ValueError:
+            _discard(run_dir, created)  # nothing ran: no empty run directory left behind
+            raise
         print(f"raybo: training {args.arch} on {args.config}; run directory {run_dir}",
               flush=True)
         tuner = tune.Tuner(

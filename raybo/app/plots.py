@@ -1,9 +1,11 @@
 """The two PNGs of a tuning run (matplotlib, imported only here).
 
 ``trajectory.png``: every trial's value in creation order, marked by where its config came from
-(initial design, GP, random search), failures as red crosses along the top, and the best so far;
-with ``--compare-random`` both searchers' curves. ``diagnostics.png``: the GP's leave-one-out
-predictions with the same 95% bands the printed coverage counts, all in metric units.
+(initial design, GP, random search), hollow with its epoch when a scheduler stopped it early,
+failures as red crosses along the top, and the best so far; with ``--compare-random`` both
+searchers' curves. ``diagnostics.png``: the GP's leave-one-out predictions with the same 95%
+bands the printed coverage counts, all in metric units, and a one-line reading. Both use a log
+scale once positive values span more than a decade, and keep their legend beside the data.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from raybo.app.results import TuningRun, band_coverage, bands
+from raybo.app.results import TuningRun, band_coverage, bands, loo_reading
 
 LOG_SPAN = 10.0  # log y once positive values span more than a decade
 # origin -> (marker, colour, legend label)
@@ -53,7 +55,7 @@ def plot_diagnostics(run: TuningRun, path: Path) -> Path:
 
 def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     _pyplot().close(fig)
     return path
 
@@ -63,18 +65,29 @@ def trajectory_figure(runs: Sequence[TuningRun]) -> Any:
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     main = runs[0]
     seen: set[str] = set()
     failed_x: list[int] = []
+    stopped = False
     for run in runs:
         for origin, (marker, color, label) in STYLE.items():
-            pts = [(r["trial"], r["value"]) for r in run.rows
-                   if r.get("origin") == origin and math.isfinite(r["value"])]
-            if pts:
-                ax.plot(*zip(*pts), marker, color=color, alpha=0.7, ms=6,
+            rows = [r for r in run.rows
+                    if r.get("origin") == origin and math.isfinite(r["value"])]
+            done = [(r["trial"], r["value"]) for r in rows if r["status"] != "STOPPED"]
+            if done:
+                ax.plot(*zip(*done), marker, color=color, alpha=0.7, ms=6,
                         label=None if origin in seen else label)
                 seen.add(origin)
+            for r in rows:
+                if r["status"] == "STOPPED":  # hollow, with the epoch its value is from
+                    stopped = True
+                    ax.plot(r["trial"], r["value"], marker, color=color, mfc="none", ms=6,
+                            label=None if origin in seen else label)
+                    seen.add(origin)
+                    ax.annotate(f"ep {r.get('stopped_at')}", (r["trial"], r["value"]),
+                                xytext=(4, -3), textcoords="offset points", fontsize=7,
+                                color=color)
         failed_x += [r["trial"] for r in run.rows if not math.isfinite(r["value"])]
         if run.rows:
             ax.step([r["trial"] for r in run.rows], run.best_so_far(), where="post", lw=2,
@@ -83,6 +96,9 @@ def trajectory_figure(runs: Sequence[TuningRun]) -> Any:
     if failed_x:  # no value to draw: a cross on the top edge, at the trial's number
         ax.plot(failed_x, [1.0] * len(failed_x), "x", color="tab:red", ms=8, clip_on=False,
                 transform=ax.get_xaxis_transform(), label="failed / diverged")
+    if stopped:
+        ax.plot([], [], "o", color="0.3", mfc="none",
+                label="hollow: stopped early (ASHA),\nvalue at epoch shown")
     values = [r["value"] for run in runs for r in run.rows]
     if wants_log(values):
         ax.set_yscale("log")
@@ -98,36 +114,63 @@ def trajectory_figure(runs: Sequence[TuningRun]) -> Any:
         title = f"{main.arch}: {who} search, {len(main.rows)} trials"
     ax.set_title(title)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+        _legend_beside(ax)
     return fig
+
+
+def _legend_beside(ax: Any) -> None:
+    """The legend right of the axes, where it covers no data point."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
 def diagnostics_figure(run: TuningRun) -> Any:
     """Observed vs leave-one-out prediction with each trial's 95% band, all in metric units;
-    the title's count is computed from these same bands (``results.band_coverage``)."""
+    the title's count is computed from these same bands (``results.band_coverage``). Axes: log
+    once the positive values span more than a decade, and framed on the observations and
+    predictions, so one band reaching below zero or an outlier's band does not squash the rest
+    (band ends beyond the frame are cut at its edge)."""
     d = run.diagnostics
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
     obs, pred = d["observed"], d["predicted"]
     lower, upper = bands(d)
-    log = wants_log(obs + pred + lower + upper)  # only if every band end is positive too
+    log = wants_log(obs + pred)
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log", nonpositive="clip")
     for inside in (True, False):
         idx = [i for i in range(len(obs)) if (lower[i] <= obs[i] <= upper[i]) == inside]
         if not idx:
             continue
-        err = [[pred[i] - lower[i] for i in idx], [upper[i] - pred[i] for i in idx]]
+        err = [[max(pred[i] - lower[i], 0.0) for i in idx],
+               [max(upper[i] - pred[i], 0.0) for i in idx]]
         ax.errorbar([obs[i] for i in idx], [pred[i] for i in idx], yerr=err, fmt="o",
                     capsize=3, color="tab:blue" if inside else "tab:red",
                     label="inside its 95% band" if inside else "outside its 95% band")
-    lo_lim, hi_lim = min(min(obs), min(pred)), max(max(obs), max(pred))
+    lo_lim, hi_lim = _frame(obs + pred, log)
     ax.plot([lo_lim, hi_lim], [lo_lim, hi_lim], "k--", lw=1, label="perfect prediction")
-    if log:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+    ax.set_xlim(lo_lim, hi_lim)
+    ax.set_ylim(lo_lim, hi_lim)
     inside, n = band_coverage(d)
-    ax.set(xlabel=f"observed {run.metric}",
+    ax.set(xlabel=f"observed {run.metric}" + (" (log scale)" if log else ""),
            ylabel=f"leave-one-out prediction of {run.metric} (95% band)")
     ax.set_title(f"GP leave-one-out, {run.metric} units: RMSE {d['loo_rmse']:.3g}\n"
                  f"{inside} of {n} trials inside their 95% band", fontsize=10)
-    ax.legend(fontsize=8)
+    fig.text(0.01, 0.005, f"Reading: {loo_reading(d)}", fontsize=8, ha="left", va="bottom",
+             wrap=True)
+    _legend_beside(ax)
     return fig
+
+
+FRAME_MARGIN = 0.05  # share of the span (of its log, on log axes) left around the points
+
+
+def _frame(values: list[float], log: bool) -> tuple[float, float]:
+    """Axis limits holding every finite value with a margin (multiplicative on log axes)."""
+    finite = [v for v in values if math.isfinite(v) and (v > 0 or not log)]
+    lo, hi = min(finite), max(finite)
+    if log:
+        pad = (hi / lo) ** FRAME_MARGIN
+        return lo / pad, hi * pad
+    pad = FRAME_MARGIN * (hi - lo) or FRAME_MARGIN * max(abs(hi), 1.0)
+    return lo - pad, hi + pad

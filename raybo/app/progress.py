@@ -19,6 +19,8 @@ from typing import Any
 
 from ray.tune import Callback
 
+from raybo.app.results import trial_status
+
 FINISHED = ("TERMINATED", "ERROR")  # Tune trial statuses that end a trial for good
 # Tune's warnings on Ctrl-C end with "Resume experiment with: Tuner.restore(...)"; the CLI
 # prints its own `raybo resume DIR` instead.
@@ -84,6 +86,10 @@ class TrialProgress(Callback):
             parts.append(f"{self.metric} {value} (diverged or not reported)")
         else:
             parts.append(f"{self.metric} {value:<10.4g}")
+        status, stopped_at = trial_status("TERMINATED", error is not None, value,
+                                          trial.last_result or {}, trial.config)
+        if status == "STOPPED":
+            parts.append(f"STOPPED (epoch {stopped_at})")
         if best is not None:
             parts.append(f"best {best[0]:.4g} (trial {best[1]})")
         origin = self.origin_of(trial.trial_id) if self.origin_of else None

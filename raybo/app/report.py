@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from raybo.app.plots import plot_diagnostics, plot_trajectory
-from raybo.app.results import TuningRun, band_coverage
+from raybo.app.results import TuningRun, band_coverage, loo_reading, status_label
 
 TABLE_ROWS = 5
 # Metrics shown first, in this order, when a trial reported them (trainables.metrics.METRICS).
@@ -63,11 +63,14 @@ def format_table(run: TuningRun, k: int = TABLE_ROWS) -> str:
                if m in (run.metric, "val_loss", "val_accuracy", "val_perplexity", "epoch")]
     tuned = run.tuned or [key for key in _flatten(best[0]["config"])
                           if key.split("/")[0] in ("optim", "model")]
-    header = ["trial", "trial_id", "origin", *metrics, *short_names(tuned)]
+    # a status column once some trial was stopped early: its value is not a finished training's
+    status = ["status"] if any(r["status"] == "STOPPED" for r in run.rows) else []
+    header = ["trial", "trial_id", "origin", *status, *metrics, *short_names(tuned)]
     lines = [header]
     for row in best:
         flat = _flatten(row["config"])
         lines.append([str(row["trial"]), row["trial_id"], row.get("origin", "")]
+                     + [status_label(row)] * len(status)
                      + [_fmt(row["metrics"].get(m)) for m in metrics]
                      + [_fmt(flat.get(key)) for key in tuned])
     widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
@@ -88,7 +91,8 @@ def diagnostics_line(run: TuningRun) -> str:
                 " (no diagnostics.png)")
     inside, n = band_coverage(d)
     return (f"GP leave-one-out on {n} trials: RMSE {d['loo_rmse']:.4g} {run.metric}; "
-            f"{inside} of {n} inside their 95% band (ideal ~95%, in {run.metric} units)")
+            f"{inside} of {n} inside their 95% band (ideal ~95%, in {run.metric} units)\n"
+            f"  reading: {loo_reading(d)}")
 
 
 def compare_line(gp: TuningRun, rnd: TuningRun) -> str:
@@ -133,10 +137,27 @@ def write_outputs(runs: TuningRun | Sequence[TuningRun], out: str | Path) -> dic
 
 
 def _overall_best(runs: Sequence[TuningRun]) -> dict[str, Any] | None:
-    bests = [b for b in (run.best() for run in runs) if b is not None]
+    found = best_of(runs)
+    return found[1] if found else None
+
+
+def best_of(runs: Sequence[TuningRun]) -> tuple[TuningRun, dict[str, Any]] | None:
+    """The run (searcher) and row of the best trial over ``runs``: best_config.json's trial."""
+    bests = [(run, b) for run, b in ((run, run.best()) for run in runs) if b is not None]
     if not bests:
         return None
-    return sorted(bests, key=lambda r: r["value"], reverse=runs[0].mode == "max")[0]
+    return sorted(bests, key=lambda rb: rb[1]["value"], reverse=runs[0].mode == "max")[0]
+
+
+def retrain_line(runs: Sequence[TuningRun], config_path: str | Path) -> str:
+    """How to retrain best_config.json, naming the searcher and trial it came from."""
+    found = best_of(runs)
+    if found is None:
+        return ""
+    run, row = found
+    who = "GP" if run.searcher_name == "gp" else run.searcher_name
+    return (f"retrain the best config ({who} search, trial {row['trial']}, {run.metric} "
+            f"{row['value']:.4g}): raybo train {run.arch} --config {config_path} [--epochs N]")
 
 
 def _run_doc(run: TuningRun) -> dict[str, Any]:
@@ -160,7 +181,7 @@ def _write_csv(runs: Sequence[TuningRun], path: Path) -> None:
         for run, run_flat in zip(runs, flat):
             for r, f in zip(run.rows, run_flat):
                 writer.writerow(
-                    [r["trial"], r["trial_id"], run.searcher_name, r["status"], r["origin"]]
+                    [r["trial"], r["trial_id"], run.searcher_name, status_label(r), r["origin"]]
                     + [_csv_value(r["metrics"].get(m)) for m in metrics] + [r["error"]]
                     + [f.get(k, "") for k in config_keys])
 

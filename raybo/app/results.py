@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BAND_Z = 1.96  # half-width of a 95% normal band, in standard deviations
+# The one-line reading of the leave-one-out check: trust the GP when at least this share of
+# held-out trials lies inside its band and its predictions rank them this well (Spearman).
+TRUST_COVERAGE, TRUST_RANK = 0.8, 0.5
 
 
 @dataclass
@@ -20,7 +23,8 @@ class TuningRun:
     """What ``run_tuning`` returns: one row per trial, the fitted searcher and the run's settings.
 
     ``rows``: dicts with ``trial`` (1-based creation order), ``trial_id`` (Ray's), ``status``
-    (TERMINATED | DIVERGED | ERROR | UNFINISHED), ``origin`` ("design", "given", "gp",
+    (TERMINATED | STOPPED | DIVERGED | ERROR | UNFINISHED; see ``trial_status``), ``stopped_at``
+    (the last epoch of a STOPPED trial, else None), ``origin`` ("design", "given", "gp",
     "fallback" for GPSearch; "random"), ``value`` (last reported metric, NaN if none),
     ``metrics`` (every key of the trial's last report), ``config`` (nested) and ``error``.
     ``tuned``: flattened config keys the search varied ("optim/lr", ...). ``max_running``: the
@@ -72,6 +76,31 @@ class TuningRun:
         return self.budget is not None and self.n_finished < self.budget
 
 
+def trial_status(tune_status: str, failed: bool, value: float, metrics: dict[str, Any],
+                 config: dict[str, Any]) -> tuple[str, int | None]:
+    """``(status, stopped_at)`` of a trial from Tune's status and its last report: ERROR (it
+    raised), UNFINISHED (still pending or running), DIVERGED (ended without a finite metric),
+    STOPPED (ended by a scheduler such as ASHA before its ``epochs``: its value is that of
+    epoch ``stopped_at``, not a finished training) or TERMINATED (trained every epoch)."""
+    if failed or tune_status == "ERROR":
+        return "ERROR", None
+    if tune_status != "TERMINATED":
+        return "UNFINISHED", None
+    if not math.isfinite(value):
+        return "DIVERGED", None
+    epoch, epochs = metrics.get("epoch"), (config or {}).get("epochs")
+    if isinstance(epoch, int) and isinstance(epochs, int) and epoch < epochs:
+        return "STOPPED", epoch
+    return "TERMINATED", None
+
+
+def status_label(row: dict[str, Any]) -> str:
+    """The status as tables and trials.csv show it: ``STOPPED (epoch 1)`` for a stopped trial."""
+    if row["status"] == "STOPPED" and row.get("stopped_at") is not None:
+        return f"STOPPED (epoch {row['stopped_at']})"
+    return row["status"]
+
+
 def bands(diagnostics: dict[str, Any]) -> tuple[list[float], list[float]]:
     """Lower and upper ends of each trial's leave-one-out 95% band, in metric units: the
     ``lower``/``upper`` quantiles when the diagnostics carry them, else prediction +- 1.96 std.
@@ -88,3 +117,48 @@ def band_coverage(diagnostics: dict[str, Any]) -> tuple[int, int]:
     obs = diagnostics.get("observed", [])
     lower, upper = bands(diagnostics)
     return sum(lo <= o <= hi for o, lo, hi in zip(obs, lower, upper)), len(obs)
+
+
+def rank_correlation(a: list[float], b: list[float]) -> float:
+    """Spearman's rank correlation of ``a`` and ``b`` (ties ranked by position); NaN when
+    either is constant or shorter than 3."""
+    if len(a) < 3 or len(set(a)) == 1 or len(set(b)) == 1:
+        return math.nan
+    ra, rb = _ranks(a), _ranks(b)
+    n = len(a)
+    mean = (n - 1) / 2
+    cov = sum((x - mean) * (y - mean) for x, y in zip(ra, rb))
+    var = sum((x - mean) ** 2 for x in ra)
+    return cov / var
+
+
+def _ranks(values: list[float]) -> list[int]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0] * len(values)
+    for r, i in enumerate(order):
+        ranks[i] = r
+    return ranks
+
+
+def loo_reading(diagnostics: dict[str, Any]) -> str:
+    """One line on what the leave-one-out check means for the run: does the GP rank held-out
+    trials well (Spearman >= ``TRUST_RANK``), with bands narrower than the observed range
+    (else it is still unsure) and honest (>= ``TRUST_COVERAGE`` inside)?"""
+    inside, n = band_coverage(diagnostics)
+    rho = rank_correlation(diagnostics.get("observed", []), diagnostics.get("predicted", []))
+    if n < 3 or not math.isfinite(rho):
+        return "too few distinct trials to judge the GP's predictions"
+    if rho < TRUST_RANK:
+        return (f"the GP ranks held-out trials poorly (rank correlation {rho:.2f}): distrust "
+                "its suggestions; more trials help")
+    lower, upper = bands(diagnostics)
+    obs = diagnostics["observed"]
+    widths = sorted(hi - lo for lo, hi in zip(lower, upper))
+    if widths[len(widths) // 2] > max(obs) - min(obs):
+        return (f"the GP is still unsure (most bands are wider than the observed range; rank "
+                f"correlation {rho:.2f}): its suggestions explore; more trials sharpen it")
+    if inside < TRUST_COVERAGE * n:
+        return (f"the GP ranks held-out trials well (rank correlation {rho:.2f}) but is "
+                f"overconfident ({inside} of {n} inside): trust its ranking, not its bands")
+    return (f"the GP predicts held-out trials well (rank correlation {rho:.2f}, {inside} of {n} "
+            "inside): trust its suggestions")

@@ -74,6 +74,10 @@ def write_run_file(run_dir: Path, info: dict[str, Any]) -> None:
 def read_run_file(run_dir: str | Path) -> dict[str, Any]:
     """The ``run.json`` of ``run_dir``; RunDirError if it is not a raybo run directory."""
     path = Path(run_dir) / RUN_FILE
+    if not Path(run_dir).exists():
+        raise RunDirError(f"{run_dir} does not exist")
+    if not Path(run_dir).is_dir():
+        raise RunDirError(f"{run_dir} is a file, not a raybo run directory")
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:

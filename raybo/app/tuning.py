@@ -11,13 +11,28 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from raybo.app.results import TuningRun
+from raybo.app.results import TuningRun, trial_status
 from trainables.metrics import METRICS
 
 ARCHS = ("cnn", "rnn", "lstm", "gru", "seq2seq", "transformer")
 SEARCHERS = ("gp", "random")
 DEFAULT_TRIALS = 12  # the no-option run finishes in a few minutes on 2 cores
 DEFAULT_EPOCHS = 5
+# What the default space of each architecture searches (trainables.spaces.default_space; kept
+# here so `raybo tune --help` answers without importing Ray; a test keeps the two in step).
+SEARCHED_OPTIM = ("method (sgd+momentum, adam, rmsprop+momentum, adamw), lr, weight_decay, "
+                  "batch_size")
+SEARCHED_MODEL = {
+    "cnn": ("channels", "num_layers", "dropout", "activation"),
+    "rnn": ("hidden", "num_layers", "dropout", "activation"),
+    "lstm": ("hidden", "num_layers", "dropout"),
+    "gru": ("hidden", "num_layers", "dropout"),
+    "seq2seq": ("cell", "attention", "embedding", "hidden", "num_layers", "dropout"),
+    "transformer": ("d_model", "nhead", "num_layers", "dim_feedforward", "dropout", "activation"),
+}
+# URI schemes Tune's storage reaches through pyarrow.fs.FileSystem.from_uri (Ray 2.60, pyarrow
+# >= 16); anything else (ftp://, http://) fails there only once Ray has started.
+STORAGE_SCHEMES = ("file", "local", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
 
 
 def run_tuning(
@@ -71,6 +86,8 @@ def run_tuning(
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}; got {arch!r}")
     if searcher not in SEARCHERS:
         raise ValueError(f"searcher must be 'gp' or 'random', got {searcher!r}")
+    if storage is not None:
+        check_storage(str(storage))
     mode = mode or METRICS.get(metric)
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max' for metric {metric!r}, got {mode!r}")
@@ -140,6 +157,19 @@ def run_tuning(
     return run
 
 
+def design_trials(arch: str, trials: int, concurrent: int, epochs: int = DEFAULT_EPOCHS) -> int:
+    """About how many trials GP search suggests from its quasi-random initial design in a run of
+    ``trials``: it waits for ``D`` successful results (``raybo.design.design_size`` of the
+    default space) and suggests ``concurrent - 1`` more design points while the first ``D``
+    run. Can exceed ``trials``: then the GP never suggests one."""
+    from raybo.design import design_size
+    from raybo.space import SearchSpace
+    from trainables import default_space
+
+    dim = SearchSpace(default_space(arch, epochs=epochs)).dim
+    return design_size(dim, None, trials) + concurrent - 1
+
+
 def _random_origin(trial_id: str) -> str:
     return "random"
 
@@ -185,6 +215,17 @@ def is_uri(path: str) -> bool:
     return len(urlparse(path).scheme) > 1
 
 
+def check_storage(storage: str, option: str = "storage") -> None:
+    """ValueError naming ``option`` unless it is a local path or a URI whose scheme Tune's
+    storage can write to (``STORAGE_SCHEMES``); decided from the text alone, no network."""
+    if is_uri(storage):
+        scheme = urlparse(storage).scheme.lower()
+        if scheme not in STORAGE_SCHEMES:
+            raise ValueError(
+                f"{option} {storage}: Tune cannot store results at {scheme}:// URIs; give a "
+                f"local path or a URI of {', '.join(s + '://' for s in STORAGE_SCHEMES)}")
+
+
 def _fitted_searcher(alg: Any, experiment_path: str) -> Any:
     """The searcher with every result. Tune drives it in this process, except under Ray Client
     or after ``Tuner.restore``, where it works on a copy and saves that copy's state to the
@@ -222,20 +263,18 @@ def _rows(grid: Any, metric: str, origin_of: Any) -> list[dict[str, Any]]:
         error = result.error if result is not None else None
         value = metrics.get(metric)
         value = float(value) if isinstance(value, (int, float)) else math.nan
-        if error is not None or trial.status == "ERROR":
-            status = "ERROR"
-        elif trial.status != "TERMINATED":
-            status = "UNFINISHED"
-        else:
-            status = "TERMINATED" if math.isfinite(value) else "DIVERGED"
+        config = result.config if result is not None else trial.config
+        status, stopped_at = trial_status(trial.status, error is not None, value, metrics,
+                                          config)
         rows.append({
             "trial": number,
             "trial_id": trial.trial_id,
             "status": status,
+            "stopped_at": stopped_at,
             "origin": origin_of(trial.trial_id) or "",
             "value": value,
             "metrics": {k: v for k, v in metrics.items() if k not in _TUNE_KEYS},
-            "config": result.config if result is not None else trial.config,
+            "config": config,
             "error": _first_line(error),
         })
     return rows

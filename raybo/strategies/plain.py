@@ -29,6 +29,8 @@ from raybo.surrogate import (
 )
 from raybo.targets import OutputTransform, gp_targets, to_minimize
 
+LOO_BAND_Z = 1.96  # half-width of the two-sided 95% normal band, in GP standard deviations
+
 
 def cat_columns(space: SearchSpace) -> list[int]:
     """Indices of the space's categorical columns (the GP's overlap kernel acts on them)."""
@@ -108,18 +110,38 @@ def loo_diagnostics(state: TrialState, space: SearchSpace, mode: str) -> dict[st
     with torch.no_grad():
         mu, var = loo_predictions(post)
     mu, sd = mu.numpy(), np.sqrt(var.numpy())
-    resid = (zt.numpy() - mu) / sd
     sign = -1.0 if mode == "max" else 1.0
     pred, pred_sd = _to_metric_units(tf, mu, sd, y_min)
     pred = sign * pred
+    # The 95% band is Gaussian in the GP's (warped) space; its ends mapped back through the
+    # monotone inverse warp are the band in metric units, so counting observations inside it
+    # is the same as counting standardized residuals within +-1.96.
+    ends = _band_ends(tf, mu, sd, y_min)
+    lower, upper = (ends[0], ends[1]) if mode != "max" else (-ends[1], -ends[0])
+    inside = (lower <= y) & (y <= upper)
     return {
         "n": int(len(y)),
         "loo_rmse": float(np.sqrt(np.mean((pred - y) ** 2))),
-        "loo_calibration": float(np.mean(np.abs(resid) <= 1.96)),
+        "loo_calibration": float(np.mean(inside)),
         "observed": [float(v) for v in y],
         "predicted": [float(v) for v in pred],
         "predicted_std": [float(v) for v in pred_sd],
+        "lower": [float(v) for v in lower],
+        "upper": [float(v) for v in upper],
     }
+
+
+def _band_ends(tf: OutputTransform, mu: np.ndarray, sd: np.ndarray, y_min: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Ends ``(n,)`` of each GP-space band ``mu +- LOO_BAND_Z sd`` as values to minimize,
+    clipped like ``_to_metric_units``' predictions (the clip never moves an end past an
+    observation, so which observations lie inside is unchanged)."""
+    lo, hi = float(y_min.min()), float(y_min.max())
+    span = max(hi - lo, 1e-12 * max(abs(lo), abs(hi), 1.0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        down = np.nan_to_num(tf.inverse(mu - LOO_BAND_Z * sd), nan=lo - span)
+        up = np.nan_to_num(tf.inverse(mu + LOO_BAND_Z * sd), nan=hi + span)
+    return np.clip(down, lo - span, hi + span), np.clip(up, lo - span, hi + span)
 
 
 def _to_metric_units(tf: OutputTransform, mu: np.ndarray, sd: np.ndarray, y_min: np.ndarray

@@ -129,8 +129,38 @@ def test_a_run_where_every_trial_fails_still_reports(ray_session, tmp_path, caps
 
 
 def test_a_gpu_share_the_cluster_lacks_is_refused_naming_the_option(ray_session, tmp_path,
-                                                                      capsys):
+                                                                      capsys, monkeypatch):
     out = tmp_path / "gpu"
     assert main(["tune", "cnn", "--gpus-per-trial", "0.5", "--out", str(out)]) == 2
-    assert "raybo tune: error: --gpus-per-trial=0.5: no node" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "raybo tune: error: --gpus-per-trial=0.5: no node" in printed.err
     assert not out.exists()  # nothing ran: the same --out can be used once it is fixed
+    assert "run directory" not in printed.out  # never announced a directory that then vanished
+    # raybo train likewise: the refused request leaves no empty run directory, named or default
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"optim": {"lr": 0.01}}))
+    monkeypatch.chdir(tmp_path)
+    for extra in (["--out", str(tmp_path / "train")], []):
+        assert main(["train", "cnn", "--config", str(config), "--gpus-per-trial", "1",
+                     *extra]) == 2
+        printed = capsys.readouterr()
+        assert "raybo train: error: --gpus-per-trial=1: no node" in printed.err
+        assert "run directory" not in printed.out
+    assert not (tmp_path / "train").exists()
+    assert not list((tmp_path / "raybo_out").glob("*"))  # no raybo_out/cnn-train-TIMESTAMP
+
+
+def test_warnings_when_the_cluster_or_the_budget_cannot_give_what_the_header_says(ray_session):
+    from raybo.app.commands import budget_warnings
+
+    opts = {"arch": "cnn", "trials": 10, "concurrent": 8, "epochs": 1, "cpus_per_trial": 1.0,
+            "gpus_per_trial": 0.0}
+    cluster, design = budget_warnings(opts, ["gp"])  # the run: 2 CPUs, 10 trials
+    assert cluster.startswith("--concurrent 8, but the cluster holds 2 trials of 1 CPU at once")
+    assert design.startswith("all 10 trials will be initial-design (quasi-random) trials")
+    assert "about the first 11 trials" in design  # 4 results awaited + 7 more suggested
+    assert budget_warnings(opts, ["random"]) == [cluster]  # no design to speak of
+    # the defaults (12 trials, 2 at a time) and half-CPU trials 4 at a time warn of nothing
+    assert budget_warnings({**opts, "trials": 12, "concurrent": 2}, ["gp", "random"]) == []
+    assert budget_warnings({**opts, "trials": 12, "concurrent": 4, "cpus_per_trial": 0.5},
+                           ["gp"]) == []

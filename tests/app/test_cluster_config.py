@@ -256,3 +256,24 @@ def test_import_raybo_loads_no_autoscaler_and_moved_internals_are_named():
     assert f"cannot validate the cluster config with Ray {V}" in error
     assert "ray.autoscaler._private.util.prepare_config" in error
     assert "No module named 'ray.autoscaler._private" in error
+
+
+def test_the_command_line_check_prints_one_ok_line_saying_what_it_checked(shipped, tmp_path):
+    def check(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "raybo.app.cluster_config", str(path)],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+
+    proc = check(CLUSTER_YAML)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (line,) = proc.stdout.splitlines()
+    assert line.startswith(f"{CLUSTER_YAML}: OK -- Ray {V}'s prepare_config and schema")
+    for found in ("gpu_1x_a10g (1 GPU, up to 8)", "gpu_4x_a10g (4 GPUs, up to 2)",
+                  f"rayproject/ray:{V}-py311-gpu", "--gpus all", "pip-installed", "not checked"):
+        assert found in line
+    assert "INFO" not in proc.stderr  # Ray's own "setting max workers" line is not the answer
+    bad = copy.deepcopy(shipped)
+    bad["docker"]["image"] = "rayproject/ray-ml:2.9.0-py310-gpu"
+    proc = check(_write(tmp_path, bad))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "NOT OK -- " in proc.stderr and "ray-ml images are discontinued" in proc.stderr

@@ -145,4 +145,117 @@ def test_diagnostics_use_quantile_bands_when_given():
     run.diagnostics.update(lower=[0.4, 0.21, 0.25], upper=[0.6, 0.3, 2.5])
     assert band_coverage(run.diagnostics) == (2, 3)  # trial 2 (0.2) is below its band
     ax = diagnostics_figure(run).axes[0]
-    assert ax.get_yscale() == "log"  # every value and band end positive, spanning > a decade
+    assert ax.get_yscale() == "linear"  # the points span a decade, not more: band ends don't count
+
+
+@pytest.mark.parametrize("outlier", [4.0, 5e21])
+def test_diagnostics_frame_the_points_on_log_axes_and_read_in_one_line(outlier):
+    # Good trials near 0.1, one outlier (a loss of 4, or a 5e21 perplexity), bands reaching
+    # below zero: log axes framed on the points, not on the bands, and a reading under the plot.
+    obs = [0.10, 0.11, 0.12, 0.13, 0.14, outlier]
+    pred = [0.105, 0.11, 0.125, 0.12, 0.15, outlier / 3]
+    run = _run()
+    run.diagnostics = {"n": 6, "loo_rmse": 1.0, "loo_calibration": 5 / 6, "observed": obs,
+                       "predicted": pred, "predicted_std": [0.01] * 6,
+                       "lower": [p - 0.3 for p in pred[:5]] + [-outlier],
+                       "upper": [p + 0.01 for p in pred[:5]] + [outlier / 2]}
+    fig = diagnostics_figure(run)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    lo, hi = ax.get_ylim()
+    # framed on the points with the same margin (a factor) at both ends, not on the bands
+    assert 0 < lo < 0.1 < outlier < hi and hi / outlier == pytest.approx(0.1 / lo)
+    assert ax.get_xlim() == (lo, hi)
+    reading = [t.get_text() for t in fig.texts if t.get_text().startswith("Reading: ")]
+    assert reading == ["Reading: the GP predicts held-out trials well (rank correlation 0.94, "
+                       "5 of 6 inside): trust its suggestions"]
+    _legend_clear_of_the_axes(fig, ax)
+
+
+def _legend_clear_of_the_axes(fig, ax):
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # beside the data, covering none of it
+
+
+def test_the_reading_says_when_to_distrust_the_gp():
+    from raybo.app.results import loo_reading
+
+    d = {"observed": [1.0, 2.0, 3.0, 4.0], "predicted": [4.0, 3.0, 2.0, 1.0],
+         "lower": [0.0] * 4, "upper": [5.0] * 4}
+    assert loo_reading(d).startswith("the GP ranks held-out trials poorly")
+    d.update(predicted=[1.1, 2.1, 2.9, 4.2], lower=[1.05, 2.05, 2.8, 4.1],
+             upper=[1.2, 2.2, 3.1, 4.3])
+    assert "overconfident (1 of 4 inside)" in loo_reading(d)
+    d.update(lower=[-9.0] * 4, upper=[9.0] * 4)
+    assert loo_reading(d).startswith("the GP is still unsure (most bands are wider than")
+
+
+def test_one_leave_one_out_calibration_in_json_console_and_plot(tmp_path):
+    # A skewed metric (the GP warps it): the fraction trials.json reports, the console's count
+    # and diagnostics.png's title all count observations inside the same metric-unit bands.
+    from drive import drive
+    from ray import tune
+
+    from raybo import GPSearch
+
+    searcher = GPSearch({"a": tune.uniform(0, 1), "b": tune.uniform(0, 1)}, metric="loss",
+                        mode="min", seed=1)
+    drive(searcher, 14, lambda c: math.exp(8 * c["a"]) * (1 + c["b"])
+          + (5e3 if c["b"] > 0.8 else 0.0))
+    run = _run()
+    run.diagnostics = searcher.diagnostics()
+    inside, n = band_coverage(run.diagnostics)
+    assert n == 14 and run.diagnostics["loo_calibration"] == pytest.approx(inside / n)
+    assert f"{inside} of {n} inside" in diagnostics_line(run)
+    assert f"{inside} of {n} trials inside" in diagnostics_figure(run).axes[0].get_title()
+    doc = json.loads(write_outputs(run, tmp_path)["json"].read_text())
+    assert doc["diagnostics"]["loo_calibration"] == pytest.approx(inside / n)
+
+
+def test_trials_a_scheduler_stopped_early_are_marked_in_table_csv_and_plot(tmp_path):
+    from raybo.app.results import trial_status
+
+    config = {"epochs": 5}
+    assert trial_status("TERMINATED", False, 0.9, {"epoch": 1}, config) == ("STOPPED", 1)
+    assert trial_status("TERMINATED", False, 0.3, {"epoch": 5}, config) == ("TERMINATED", None)
+    assert trial_status("TERMINATED", False, math.nan, {"epoch": 1}, config)[0] == "DIVERGED"
+    assert trial_status("ERROR", True, math.nan, {}, config)[0] == "ERROR"
+    assert trial_status("RUNNING", False, 0.5, {"epoch": 1}, config)[0] == "UNFINISHED"
+
+    rows = [_row(1, "TERMINATED", 0.5, 1e-3, "design"), _row(2, "STOPPED", 0.4, 1e-2, "design"),
+            _row(3, "TERMINATED", 0.2, 3e-3)]
+    rows[1]["stopped_at"] = 1
+    run = _run(rows=rows)
+    lines = format_table(run).splitlines()
+    assert lines[0].split()[:4] == ["trial", "trial_id", "origin", "status"]
+    assert "STOPPED (epoch 1)" in lines[2] and lines[1].split()[3] == "TERMINATED"
+    assert "status" not in format_table(_run()).splitlines()[0]  # no column without ASHA
+    paths = write_outputs(run, tmp_path)
+    with open(paths["csv"]) as f:
+        assert [r["status"] for r in csv.DictReader(f)] == [
+            "TERMINATED", "STOPPED (epoch 1)", "TERMINATED"]
+    trial = json.loads(paths["json"].read_text())["trials"][1]
+    assert (trial["status"], trial["stopped_at"]) == ("STOPPED", 1)
+    ax = trajectory_figure([run]).axes[0]
+    hollow = [ln for ln in ax.lines if ln.get_markerfacecolor() == "none" and len(ln.get_xdata())]
+    assert [list(ln.get_xdata()) for ln in hollow] == [[2]]
+    assert any(t.get_text() == "ep 1" for t in ax.texts)
+    assert any("stopped early" in label for label in ax.get_legend_handles_labels()[1])
+
+
+def test_the_trajectory_legend_sits_beside_the_data():
+    fig = trajectory_figure([_run()])
+    _legend_clear_of_the_axes(fig, fig.axes[0])
+
+
+def test_the_retrain_line_names_the_searcher_and_trial_of_best_config():
+    from raybo.app.report import retrain_line
+
+    gp = _run()
+    rnd = _run(searcher="random", rows=[_row(i, "TERMINATED", v, 1e-3, "random")
+                                        for i, v in enumerate((0.6, 0.15, 0.25), start=1)])
+    assert retrain_line([gp, rnd], "out/best_config.json") == (
+        "retrain the best config (random search, trial 2, val_loss 0.15): raybo train cnn "
+        "--config out/best_config.json [--epochs N]")
+    assert retrain_line([gp], "b.json").startswith("retrain the best config (GP search, trial 3")
