@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainables.sources import CIFAR_DIR, MNIST_FILES, mnist_dir
 from trainables.task import BOS, EOS, N_SPECIAL, PAD, UNK, TaskData
 from trainables.text_classification import load_csv, load_reviews
 
@@ -104,10 +105,6 @@ def _digits(seed: int, limit: int | None = None) -> TaskData:
 
 
 # ---------------------------------------------------------------- MNIST (idx files)
-_MNIST_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -132,25 +129,18 @@ def _find(root: Path, names: list[str]) -> Path | None:
     return None
 
 
-def _mnist_dir(root: Path) -> Path | None:
-    for cand in (root, root / "MNIST" / "raw"):  # flat, or torchvision's layout
-        if _find(cand, [_MNIST_FILES["train"][0]]) is not None:
-            return cand
-    return None
-
-
 def _mnist(seed: int, root: str | None = None, limit: int | None = None) -> TaskData:
     """MNIST from idx files in ``root`` (downloaded there by torchvision if importable)."""
     if root is None:
         raise ValueError("data 'mnist' needs a 'root' directory")
-    base = _mnist_dir(Path(root))
+    base = mnist_dir(Path(root))
     if base is None:
         _torchvision_download("MNIST", root)
-        base = _mnist_dir(Path(root))
+        base = mnist_dir(Path(root))
     if base is None:
         raise FileNotFoundError(f"no MNIST idx files under {root} (and torchvision unavailable)")
     arrays = {}
-    for split, (img, lab) in _MNIST_FILES.items():
+    for split, (img, lab) in MNIST_FILES.items():
         img_p, lab_p = _find(base, [img]), _find(base, [lab])
         if img_p is None or lab_p is None:
             raise FileNotFoundError(f"missing MNIST {split} files in {base}")
@@ -173,7 +163,7 @@ def _cifar10(seed: int, root: str | None = None, limit: int | None = None) -> Ta
     """CIFAR-10 from ``root/cifar-10-batches-py`` (data_batch_1..5 and test_batch)."""
     if root is None:
         raise ValueError("data 'cifar10' needs a 'root' directory")
-    base = Path(root) / "cifar-10-batches-py"
+    base = Path(root) / CIFAR_DIR
     if not (base / "test_batch").exists():
         _torchvision_download("CIFAR10", root)
     train_files = sorted(base.glob("data_batch_*"))

@@ -30,13 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainables.sources import delimiter_of, pick_columns
 from trainables.task import N_SPECIAL, PAD, UNK, TaskData
 
 MAX_LEN = 64  # words kept per sentence; IMDB reviews run to hundreds, SST-2 rarely past 50
 MAX_VOCAB = 20000  # most frequent training words kept; the rest become UNK
 CSV_VAL_FRACTION = 0.1
-TEXT_COLUMNS = ("text", "sentence", "review", "content", "description")  # tried in this order
-LABEL_COLUMNS = ("label", "labels", "sentiment", "class", "polarity", "category")
 _WORD = re.compile(r"[\w']+|[^\w\s]")
 
 
@@ -126,41 +125,23 @@ def load_csv(seed: int, path: str | None = None, text_column: str | None = None,
 def read_columns(path: str | Path, text_column: str | None = None,
                  label_column: str | None = None, delimiter: str | None = None
                  ) -> tuple[list[str], list[str]]:
-    """``(texts, labels)`` of a delimited file with a header. A column not given is the first
-    of ``TEXT_COLUMNS``/``LABEL_COLUMNS`` present; a missing one is a ValueError naming it and
-    listing the file's columns."""
+    """``(texts, labels)`` of a delimited file with a header; columns as
+    :func:`trainables.sources.pick_columns` picks them (a missing one is a ValueError naming it
+    and listing the file's columns). Rows without a label are skipped."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist")
-    if delimiter is None:
-        delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # IMDB reviews exceed the 128 kB default
     with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        columns = list(reader.fieldnames or [])
-        text_col = _column(path, columns, text_column, TEXT_COLUMNS, "text_column")
-        label_col = _column(path, columns, label_column, LABEL_COLUMNS, "label_column")
+        reader = csv.DictReader(fh, delimiter=delimiter_of(path, delimiter))
+        text_col, label_col = pick_columns(path, list(reader.fieldnames or []), text_column,
+                                           label_column)
         texts, labels = [], []
         for row in reader:
             if row.get(label_col) in (None, ""):
-                continue  # a blank line or a row without a label
+                continue
             texts.append(row.get(text_col) or "")
             labels.append(row[label_col].strip())
     if not texts:
         raise ValueError(f"{path}: no labelled rows")
     return texts, labels
-
-
-def _column(path: Path, columns: list[str], given: str | None, defaults: tuple[str, ...],
-            option: str) -> str:
-    if given is not None:
-        if given not in columns:
-            raise ValueError(f"{path}: no column {given!r} ({option}); its columns are "
-                             f"{', '.join(map(repr, columns)) or 'none (empty file)'}")
-        return given
-    found = next((c for c in defaults if c in columns), None)
-    if found is None:
-        raise ValueError(f"{path}: no {option.split('_')[0]} column (looked for "
-                         f"{', '.join(defaults)}; give {option}); its columns are "
-                         f"{', '.join(map(repr, columns)) or 'none (empty file)'}")
-    return found

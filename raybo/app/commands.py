@@ -48,7 +48,8 @@ def plan_tune(args: argparse.Namespace) -> Callable[[], int]:
     stamp = timestamp()
     info = {
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "options": {k: getattr(args, k) for k in TUNE_OPTIONS},
+        "options": {**{k: getattr(args, k) for k in TUNE_OPTIONS},
+                    "data": getattr(args, "data_spec", None)},
         "experiments": {s: _join(storage, f"{args.arch}-{s}-{stamp}") for s in searchers},
         "finished": False,
     }
@@ -104,7 +105,8 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
     try:
         if started:
             ray.init(**ray_init_kwargs(verbose), **({"num_cpus": num_cpus} if num_cpus else {}))
-        print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']} with "
+        data = f" on {opts['data']['name']}" if opts.get("data") else ""
+        print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']}{data} with "
               f"{' and '.join(experiments)} search: {_plural(opts['trials'], 'trial')} x "
               f"{_plural(opts['epochs'], 'epoch')}, {opts['concurrent']} at a time, "
               f"{opts['metric']} ({opts['mode']}); run directory {run_dir}", flush=True)
