@@ -164,47 +164,86 @@ def importance(searcher: Any, n_base: int = N_BASE, seed: int = 0) -> Importance
 def importance_of(space: SearchSpace, X_obs: np.ndarray, y: np.ndarray, mode: str,
                   n_base: int = N_BASE, seed: int = 0) -> Importance:
     """``importance`` from the space and the successful observations directly."""
-    if len(y) < MIN_TRIALS:
-        raise ValueError(f"importance needs {MIN_TRIALS} successful trials, got {len(y)}")
-    gp = _Surrogate(space, X_obs, y, mode)
-    first, total, var = sobol_indices(lambda X: gp.predict(X)[0], space, n_base, seed)
-    return Importance([p.name for p in space.params], first, total, var, len(y))
+    return _importance(_fit(space, X_obs, y, mode), space, len(y), n_base, seed)
 
 
 def slices(searcher: Any, names: list[str] | None = None, n_points: int = SLICE_POINTS
            ) -> list[dict[str, Any]]:
-    """The GP mean and its 95% band along each parameter in ``names`` (default: all), the others
-    held at the best trial's configuration. One dict per parameter: ``parameter``, ``values``
-    (the parameter's values along the slice: numbers, or the categories), ``mean``, ``lower``,
-    ``upper`` (metric units), ``log`` (a log domain), ``categorical``, ``best`` (the best
-    trial's value) and ``observed`` (``(value, metric)`` of every successful trial)."""
+    """The GP mean and its 95% band along each parameter in ``names`` (default: all, in space
+    order), the others held at the best trial's configuration. One dict per parameter:
+    ``parameter``, ``values`` (along the slice: numbers, categories, or for a conditional
+    choice its options' labels), ``mean``, ``lower``, ``upper`` (metric units), ``log`` (a log
+    domain), ``categorical``, ``best`` (the best trial's value; None where inactive) and
+    ``observed`` (``[value, metric]`` of every successful trial where the parameter exists)."""
     space, X, y, mode = _searcher_data(searcher)
+    gp = _fit(space, X, y, mode)
+    return _slices(gp, space, X, y, mode, names, n_points)
+
+
+def what_mattered(searcher: Any, top: int = 3, n_base: int = N_BASE, seed: int = 0
+                  ) -> tuple[Importance, list[dict[str, Any]]]:
+    """``importance`` and the ``slices`` of the ``top`` most important parameters, from one
+    GP fit (what a run directory's importance and slice plots show)."""
+    space, X, y, mode = _searcher_data(searcher)
+    gp = _fit(space, X, y, mode)
+    imp = _importance(gp, space, len(y), n_base, seed)
+    names = [r["parameter"] for r in imp.rows()[:top]]
+    return imp, _slices(gp, space, X, y, mode, names, SLICE_POINTS)
+
+
+def _fit(space: SearchSpace, X: np.ndarray, y: np.ndarray, mode: str) -> _Surrogate:
     if len(y) < MIN_TRIALS:
-        raise ValueError(f"slices need {MIN_TRIALS} successful trials, got {len(y)}")
-    gp = _Surrogate(space, X, y, mode)
-    best = X[int(np.argmin(to_minimize(y, mode)))]
+        raise ValueError(f"importance needs {MIN_TRIALS} successful trials, got {len(y)}")
+    return _Surrogate(space, X, y, mode)
+
+
+def _importance(gp: _Surrogate, space: SearchSpace, n: int, n_base: int, seed: int
+                ) -> Importance:
+    first, total, var = sobol_indices(lambda X: gp.predict(X)[0], space, n_base, seed)
+    return Importance([p.name for p in space.params], first, total, var, n)
+
+
+def _slices(gp: _Surrogate, space: SearchSpace, X: np.ndarray, y: np.ndarray, mode: str,
+            names: list[str] | None, n_points: int) -> list[dict[str, Any]]:
+    best = _snap_discrete(space, X[int(np.argmin(to_minimize(y, mode)))][None])[0]
+    active_obs, best_active = space.active(X), space.active(best[None])[0]
     out = []
     for j, p in enumerate(space.params):
         if names is not None and p.name not in names:
             continue
         levels = space.levels()[j]
         grid = levels if levels is not None else np.linspace(0.0, 1.0, n_points)
-        if p.q is not None and p.kind == FLOAT:
+        if p.q is not None and p.kind == FLOAT:  # a quantized float: its grid values only
             grid = np.unique(_snap_discrete(space, np.tile(grid[:, None], (1, space.dim)))[:, j])
-        Xs = np.tile(_snap_discrete(space, best[None]), (len(grid), 1))
+        Xs = np.tile(best, (len(grid), 1))
         Xs[:, j] = grid
-        Xs = _mask(space, Xs)
-        mean, lower, upper = gp.predict(Xs)
-        active = space.active(X)[:, j]
+        mean, lower, upper = gp.predict(_mask(space, Xs))
+        label = _labels(space, j, best) if p.branch else (lambda v: v)
         out.append({
-            "parameter": p.name, "values": [decode_value(p, v) for v in grid],
+            "parameter": p.name, "values": [label(decode_value(p, v)) for v in grid],
             "mean": mean.tolist(), "lower": lower.tolist(), "upper": upper.tolist(),
             "log": bool(p.log), "categorical": p.kind == CAT,
-            "best": decode_value(p, best[j]) if space.active(best[None])[0, j] else None,
-            "observed": [(decode_value(p, X[i, j]), float(y[i])) for i in range(len(y))
-                         if active[i]],
+            "best": label(decode_value(p, best[j])) if best_active[j] else None,
+            "observed": [[label(decode_value(p, X[i, j])), float(y[i])] for i in range(len(y))
+                         if active_obs[i, j]],
         })
     if names is not None:
         out.sort(key=lambda s: names.index(s["parameter"]))
     return out
 
+
+def _labels(space: SearchSpace, j: int, x: np.ndarray) -> Any:
+    """Option index of branch column ``j`` -> a short label: the option's constant strings
+    (``{"name": "sgd", "momentum": ...}`` -> ``"sgd"``), else ``"option k"``."""
+    p = space.params[j]
+    names = {}
+    for k, level in enumerate(space.levels()[j]):
+        xk = x.copy()
+        xk[j] = level
+        value: Any = space.decode(_mask(space, xk[None])[0])
+        for key in p.path:
+            value = value[key]
+        words = [str(v) for v in (value.values() if isinstance(value, dict) else [value])
+                 if isinstance(v, str)]
+        names[k] = "/".join(words) or f"option {k}"
+    return lambda k: names.get(k, f"option {k}")

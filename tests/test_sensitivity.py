@@ -14,7 +14,7 @@ import pytest
 from ray import tune
 
 import raybo
-from raybo.sensitivity import importance_of, slices, sobol_indices
+from raybo.sensitivity import importance_of, slices, sobol_indices, what_mattered
 from raybo.space import SearchSpace
 
 UNIT2 = SearchSpace({"a": tune.uniform(0, 1), "b": tune.uniform(0, 1)})
@@ -103,7 +103,7 @@ def test_importance_and_slices_of_a_searcher_with_a_conditional_log_space():
     assert all(lo <= m <= hi for lo, m, hi in zip(lr["lower"], lr["mean"], lr["upper"]))
     assert len(lr["observed"]) == 40 and lr["best"] is not None
     assert by_name["unused"]["values"] == [1, 2, 3, 4]
-    assert by_name["opt"]["categorical"] and len(by_name["opt"]["values"]) == 2
+    assert by_name["opt"]["categorical"] and by_name["opt"]["values"] == ["adam", "sgd"]
     momentum = by_name["opt/momentum"]
     assert 0 < len(momentum["observed"]) < 40  # only the trials that chose sgd
 
@@ -112,3 +112,8 @@ def test_too_few_trials_is_a_plain_error():
     searcher = _searcher_with(CONDITIONAL, _loss, 2)
     with pytest.raises(ValueError, match="needs 3 successful trials, got 2"):
         raybo.importance(searcher)
+
+
+def test_what_mattered_slices_the_top_parameters_in_order():
+    imp, top = what_mattered(_searcher_with(CONDITIONAL, _loss, 20), top=2)
+    assert [s["parameter"] for s in top] == [r["parameter"] for r in imp.rows()[:2]]

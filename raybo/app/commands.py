@@ -15,7 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from raybo.app.report import compare_line, diagnostics_line, format_table, write_outputs
+from raybo.app.report import (
+    compare_line,
+    diagnostics_line,
+    format_table,
+    importance_line,
+    write_outputs,
+)
 from raybo.app.results import TuningRun
 from raybo.app.rundir import (
     RUN_FILE,
@@ -151,6 +157,8 @@ def _report(run_dir: Path, info: dict[str, Any], runs: list[TuningRun]) -> int:
         print(f"{len(run.rows)} trials: {', '.join(counts)}")
         if diagnostics_line(run):
             print(diagnostics_line(run))
+        if importance_line(run):
+            print(importance_line(run))
     if len(runs) == 2:
         print(compare_line(*runs))
     paths = write_outputs(runs, run_dir)
