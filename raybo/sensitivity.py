@@ -200,7 +200,20 @@ def _fit(space: SearchSpace, X: np.ndarray, y: np.ndarray, mode: str) -> _Surrog
 def _importance(gp: _Surrogate, space: SearchSpace, n: int, n_base: int, seed: int
                 ) -> Importance:
     first, total, var = sobol_indices(lambda X: gp.predict(X)[0], space, n_base, seed)
-    return Importance([p.name for p in space.params], first, total, var, n)
+    return Importance(param_names(space), first, total, var, n)
+
+
+def param_names(space: SearchSpace) -> list[str]:
+    """One name per column: its key path, and where two options of a choice hold the same key
+    (SGD's and RMSprop's ``momentum``) the option's label too: ``optim/method/momentum (sgd)``."""
+    keys = [p.name for p in space.params]
+    names = list(keys)
+    centre = np.full(space.dim, INACTIVE)
+    for c in space.structure or ():
+        if keys.count(keys[c.column]) > 1:
+            label = _labels(space, c.branch, centre)(c.option)
+            names[c.column] = f"{space.params[c.column].name} ({label})"
+    return names
 
 
 def _slices(gp: _Surrogate, space: SearchSpace, X: np.ndarray, y: np.ndarray, mode: str,
@@ -208,8 +221,8 @@ def _slices(gp: _Surrogate, space: SearchSpace, X: np.ndarray, y: np.ndarray, mo
     best = _snap_discrete(space, X[int(np.argmin(to_minimize(y, mode)))][None])[0]
     active_obs, best_active = space.active(X), space.active(best[None])[0]
     out = []
-    for j, p in enumerate(space.params):
-        if names is not None and p.name not in names:
+    for j, (p, name) in enumerate(zip(space.params, param_names(space))):
+        if names is not None and name not in names:
             continue
         levels = space.levels()[j]
         grid = levels if levels is not None else np.linspace(0.0, 1.0, n_points)
@@ -220,7 +233,7 @@ def _slices(gp: _Surrogate, space: SearchSpace, X: np.ndarray, y: np.ndarray, mo
         mean, lower, upper = gp.predict(_mask(space, Xs))
         label = _labels(space, j, best) if p.branch else (lambda v: v)
         out.append({
-            "parameter": p.name, "values": [label(decode_value(p, v)) for v in grid],
+            "parameter": name, "values": [label(decode_value(p, v)) for v in grid],
             "mean": mean.tolist(), "lower": lower.tolist(), "upper": upper.tolist(),
             "log": bool(p.log), "categorical": p.kind == CAT,
             "best": label(decode_value(p, best[j])) if best_active[j] else None,

@@ -14,7 +14,13 @@ import pytest
 from ray import tune
 
 import raybo
-from raybo.sensitivity import importance_of, slices, sobol_indices, what_mattered
+from raybo.sensitivity import (
+    importance_of,
+    param_names,
+    slices,
+    sobol_indices,
+    what_mattered,
+)
 from raybo.space import SearchSpace
 
 UNIT2 = SearchSpace({"a": tune.uniform(0, 1), "b": tune.uniform(0, 1)})
@@ -117,3 +123,11 @@ def test_too_few_trials_is_a_plain_error():
 def test_what_mattered_slices_the_top_parameters_in_order():
     imp, top = what_mattered(_searcher_with(CONDITIONAL, _loss, 20), top=2)
     assert [s["parameter"] for s in top] == [r["parameter"] for r in imp.rows()[:2]]
+
+
+def test_keys_shared_by_two_options_are_told_apart():
+    space = {"method": tune.choice([{"name": "sgd", "momentum": tune.uniform(0, 0.99)},
+                                    {"name": "adam"},
+                                    {"name": "rmsprop", "momentum": tune.uniform(0, 0.9)}])}
+    assert param_names(SearchSpace(space)) == [
+        "method", "method/momentum (sgd)", "method/momentum (rmsprop)"]
