@@ -4,7 +4,8 @@ does not.
 Oracles: scikit-learn's bag-of-words logistic regression (unigram counts, several
 regularization strengths, the best on test reported) stays <= 75% test accuracy; the bundled
 LSTM at its default config trained through the loop's own pieces reaches >= 90% on the same
-held-out test split (measured 1.0 on seeds 0-2 after 4 epochs; about 3 s on one CPU thread).
+held-out test split. Measured on seeds 0-2: bag of words 0.46-0.54 (best C), the LSTM 1.0
+after 4 epochs (3-5 s on one shared CPU thread; rnn and gru also 1.0).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def test_bag_of_words_cannot_solve_it():
     x_te = vec.transform(splits["test"][0])
     best = max(LogisticRegression(C=c, max_iter=2000).fit(x_tr, splits["train"][1])
                .score(x_te, splits["test"][1]) for c in (0.01, 0.1, 1.0, 10.0))
-    assert best <= 0.75  # measured 0.51-0.52
+    assert best <= 0.75  # measured 0.544 (seed 0, C=0.01)
 
 
 def test_the_bundled_lstm_solves_it_on_the_test_split():

@@ -29,18 +29,19 @@ def plot_slices(run: TuningRun, path: Path) -> Path:
 def importance_figure(run: TuningRun) -> Any:
     plt = _pyplot()
     rows = run.importance
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.6))
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.6))
     names = [r["parameter"] for r in rows][::-1]
     share = [r["importance"] for r in rows][::-1]
     total = sum(max(r["total"], 0.0) for r in rows) or 1.0
-    first = [max(r["first_order"], 0.0) / total for r in rows][::-1]  # same scale as the bars
+    # the same scale as the bars; an estimate above its total (sampling error) is cut there
+    first = [min(max(r["first_order"], 0.0) / total, r["importance"]) for r in rows][::-1]
     ax.barh(names, share, color="tab:blue", alpha=0.45, label="total (with interactions)")
     ax.barh(names, first, height=0.35, color="tab:blue", label="first order (alone)")
     for i, v in enumerate(share):
         ax.text(v, i, f" {100 * v:.0f}%" if v >= 0.1 else f" {100 * v:.1f}%", va="center",
                 fontsize=8)
     ax.set_xlim(0, max(share + [0.01]) * 1.18)
-    ax.set(xlabel=f"share of the variance of the GP's predicted {run.metric} (Sobol indices)")
+    ax.set(xlabel=f"share of the variance of the GP's {run.metric} (Sobol indices)")
     ax.set_title(f"{run.arch}: what mattered for {run.metric} "
                  f"({run.importance_trials} successful trials)", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
