@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["EngineOptions", "GPSearch", "__version__"]
+__all__ = ["EngineOptions", "GPSearch", "__version__", "importance"]
 
 from raybo.options import EngineOptions  # plain dataclass, no heavy imports
 
 if TYPE_CHECKING:
     from raybo.searcher import GPSearch
+    from raybo.sensitivity import importance
 
 
 def __getattr__(name: str) -> Any:
@@ -24,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from raybo.searcher import GPSearch
 
         return GPSearch
+    if name == "importance":  # Sobol indices of a fitted searcher's GP (raybo/sensitivity.py)
+        from raybo.sensitivity import importance
+
+        return importance
     raise AttributeError(f"module 'raybo' has no attribute {name!r}")

@@ -1,50 +1,45 @@
 """Data sets for the trainables: embedded defaults plus real on-disk loaders.
 
 Every loader returns a :class:`TaskData` with tensors already in memory and a fixed,
-seeded train/validation split. Three task kinds, with shapes (n = examples):
+seeded train/validation split. Four task kinds, with shapes (n = examples):
 
 - ``"image"``:   ``x: (n, C, H, W)`` float32, standardized; ``y: (n,)`` int64 class ids.
 - ``"lm"``:      ``x: (n, T)`` int64 char ids; ``y: (n, T)`` int64 next-char ids.
 - ``"seq2seq"``: ``x: (n, S)`` int64 source ids; ``y: (n, T)`` int64 target ids framed as
   ``BOS ... EOS`` and right-padded with ``PAD``.
+- ``"textcls"``: ``x: (n, T)`` int64 word ids right-padded with ``PAD``; ``y: (n,)`` class ids
+  (:mod:`trainables.text_classification`).
 
 Selected by ``config["data"]``: ``{"name": "digits"}`` (default, scikit-learn bundled),
 ``{"name": "reverse"}`` (generated seq2seq task), ``{"name": "mnist", "root": DIR}``,
 ``{"name": "cifar10", "root": DIR}``, ``{"name": "text", "path": FILE}``,
-``{"name": "tsv", "path": FILE}``. MNIST/CIFAR-10 files are read with numpy; torchvision,
-when importable, is used only to download them into ``root`` first.
+``{"name": "tsv", "path": FILE}``, ``{"name": "reviews"}`` (generated sentiment sentences),
+``{"name": "csv", "path": FILE, "text_column": ..., "label_column": ...}``. MNIST/CIFAR-10
+files are read with numpy; torchvision, when importable, is used only to download them into
+``root`` first.
 """
 
 from __future__ import annotations
 
 import gzip
 import pickle
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-PAD, BOS, EOS, UNK = 0, 1, 2, 3
-N_SPECIAL = 4
+from trainables.sources import CIFAR_DIR, MNIST_FILES, mnist_dir
+from trainables.task import BOS, EOS, N_SPECIAL, PAD, UNK, TaskData
+from trainables.text_classification import load_csv, load_reviews
+
+__all__ = ["BOS", "EOS", "N_SPECIAL", "PAD", "UNK", "TaskData", "load_data", "read_idx"]
+
 VAL_FRACTION = 0.2  # of the embedded sets; MNIST/CIFAR use their own test split
 REVERSE_VOCAB = 12  # content symbols of the generated task; small so a few epochs suffice
 REVERSE_LENGTHS = (4, 8)  # min/max source length of the generated task
 REVERSE_TRAIN, REVERSE_VAL = 2000, 400
 MAX_TSV_LEN = 64  # characters kept per side of a parallel-text line
-
-
-@dataclass
-class TaskData:
-    """One task: tensors plus the sizes a model needs (``meta``)."""
-
-    kind: str
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def load_data(spec: dict[str, Any] | None, seed: int = 0) -> TaskData:
@@ -63,6 +58,8 @@ def load_data(spec: dict[str, Any] | None, seed: int = 0) -> TaskData:
         "cifar10": _cifar10,
         "text": _text,
         "tsv": _tsv,
+        "reviews": load_reviews,
+        "csv": load_csv,
     }
     if name not in loaders:
         raise ValueError(f"data name must be one of {sorted(loaders)}, got {name!r}")
@@ -108,10 +105,6 @@ def _digits(seed: int, limit: int | None = None) -> TaskData:
 
 
 # ---------------------------------------------------------------- MNIST (idx files)
-_MNIST_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -136,25 +129,18 @@ def _find(root: Path, names: list[str]) -> Path | None:
     return None
 
 
-def _mnist_dir(root: Path) -> Path | None:
-    for cand in (root, root / "MNIST" / "raw"):  # flat, or torchvision's layout
-        if _find(cand, [_MNIST_FILES["train"][0]]) is not None:
-            return cand
-    return None
-
-
 def _mnist(seed: int, root: str | None = None, limit: int | None = None) -> TaskData:
     """MNIST from idx files in ``root`` (downloaded there by torchvision if importable)."""
     if root is None:
         raise ValueError("data 'mnist' needs a 'root' directory")
-    base = _mnist_dir(Path(root))
+    base = mnist_dir(Path(root))
     if base is None:
         _torchvision_download("MNIST", root)
-        base = _mnist_dir(Path(root))
+        base = mnist_dir(Path(root))
     if base is None:
         raise FileNotFoundError(f"no MNIST idx files under {root} (and torchvision unavailable)")
     arrays = {}
-    for split, (img, lab) in _MNIST_FILES.items():
+    for split, (img, lab) in MNIST_FILES.items():
         img_p, lab_p = _find(base, [img]), _find(base, [lab])
         if img_p is None or lab_p is None:
             raise FileNotFoundError(f"missing MNIST {split} files in {base}")
@@ -177,7 +163,7 @@ def _cifar10(seed: int, root: str | None = None, limit: int | None = None) -> Ta
     """CIFAR-10 from ``root/cifar-10-batches-py`` (data_batch_1..5 and test_batch)."""
     if root is None:
         raise ValueError("data 'cifar10' needs a 'root' directory")
-    base = Path(root) / "cifar-10-batches-py"
+    base = Path(root) / CIFAR_DIR
     if not (base / "test_batch").exists():
         _torchvision_download("CIFAR10", root)
     train_files = sorted(base.glob("data_batch_*"))

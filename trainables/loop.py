@@ -3,8 +3,10 @@
 ``train(config, arch)`` runs inside a Ray Tune trial. Every epoch it calls ``tune.report``
 with ``epoch`` (completed epochs, 1-based), ``train_loss``, ``val_loss`` (mean cross-entropy
 per example or per target token), ``val_accuracy`` (per example or per token), token tasks
-also ``val_perplexity``, plus ``device``; the checkpoint holds model, optimizer, AMP scaler,
-epoch and every RNG state, so a restored trial continues exactly where it stopped.
+also ``val_perplexity``, plus ``device`` and the model's cost: ``n_params``, ``inference_ms``
+and ``peak_memory_mb`` (defined in :mod:`trainables.cost`). The checkpoint holds model,
+optimizer, AMP scaler, epoch and every RNG state, so a restored trial continues exactly where it
+stopped.
 
 The loss is the cross-entropy over every example (images: class 0 is a real digit) or every
 target token; only seq2seq targets carry padding (``PAD``), which is left out of loss and
@@ -21,6 +23,7 @@ import copy
 import math
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ import torch
 from ray import tune
 from torch import nn
 
+from trainables.cost import MemoryMeter, inference_ms, n_params
 from trainables.data import PAD, TaskData, load_data
 from trainables.device import setup_device
 from trainables.metrics import metrics_for
@@ -106,8 +110,10 @@ def train_epoch(
     batch_size: int,
     gen: torch.Generator,
     device: torch.device,
+    on_batch: Callable[[], None] | None = None,
 ) -> float:
-    """One pass over the shuffled training set; mean loss, or NaN as soon as it diverges."""
+    """One pass over the shuffled training set; mean loss, or NaN as soon as it diverges.
+    ``on_batch`` is called after every optimizer step (the memory meter samples there)."""
     model.train()
     amp = device.type == "cuda"
     total, count = 0.0, 0
@@ -127,6 +133,8 @@ def train_epoch(
         scaler.step(opt)
         scaler.update()
         total, count = total + loss.item() * n, count + n
+        if on_batch is not None:
+            on_batch()
     return total / max(count, 1)
 
 
@@ -208,6 +216,7 @@ def setup_trial(config: dict[str, Any], arch: str, device: torch.device) -> Tria
 def train(config: dict[str, Any], arch: str) -> None:
     """Tune function trainable body for ``arch``; ``config`` is merged over the defaults."""
     device, dev_info = setup_device()
+    meter = MemoryMeter(device)  # before the data and model exist: their memory counts
     run = setup_trial(config, arch, device)
     cfg, data, model, opt, scaler, gen = run.cfg, run.data, run.model, run.opt, run.scaler, run.gen
     batch_size = int(cfg["optim"]["batch_size"])
@@ -223,13 +232,17 @@ def train(config: dict[str, Any], arch: str) -> None:
         start = int(state["epoch"])
     for epoch in range(start, int(cfg["epochs"])):
         _maybe_fail(cfg, epoch)
-        train_loss = train_epoch(model, data, opt, scaler, batch_size, gen, device)
-        metrics: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, **dev_info}
-        if not math.isfinite(train_loss):  # every metric of metrics_for(kind) is NaN
-            nan = {m: float("nan") for m in metrics_for(data.kind) if m != "train_loss"}
-            tune.report({**metrics, **nan, "diverged": True})
+        train_loss = train_epoch(model, data, opt, scaler, batch_size, gen, device,
+                                 on_batch=meter.sample)
+        metrics: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, **dev_info,
+                                   "n_params": n_params(model),
+                                   "inference_ms": inference_ms(model, data, device)}
+        if not math.isfinite(train_loss):  # every other metric of metrics_for(kind) is NaN
+            nan = {m: float("nan") for m in metrics_for(data.kind) if m not in metrics}
+            tune.report({**metrics, **nan, "peak_memory_mb": meter.peak_mb(), "diverged": True})
             return
         val_loss, val_acc = evaluate(model, data, device)
+        metrics["peak_memory_mb"] = meter.peak_mb()
         metrics.update(val_loss=val_loss, val_accuracy=val_acc, diverged=False)
         if "val_perplexity" in metrics_for(data.kind):
             metrics["val_perplexity"] = math.exp(min(val_loss, 50.0))

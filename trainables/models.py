@@ -4,7 +4,10 @@ Shapes (B = batch, T = target length, S = source length, V = vocabulary):
 
 - ``CNN``:            ``(B, C, H, W)`` float -> logits ``(B, n_classes)``.
 - ``RecurrentNet``:   images read as H row-steps ``(B, C, H, W)`` -> ``(B, n_classes)``,
-                      or char ids ``(B, T)`` -> next-char logits ``(B, T, V)`` (language model).
+                      char ids ``(B, T)`` -> next-char logits ``(B, T, V)`` (language model),
+                      or right-padded word ids ``(B, T)`` -> ``(B, n_classes)`` (sentence
+                      classifier: embedding, recurrent encoder, head on the state after the
+                      last real word).
 - ``Seq2Seq``:        RNN encoder-decoder with attention; ``(src (B, S), tgt_in (B, T))`` ->
                       ``(B, T, V)`` (teacher forcing; Luong-style, attention after the decoder).
 - ``TransformerSeq2Seq``: ``torch.nn.Transformer``; same call and output as ``Seq2Seq``.
@@ -76,7 +79,8 @@ class CNN(nn.Module):
 
 
 class RecurrentNet(nn.Module):
-    """RNN/LSTM/GRU classifier over image rows, or character language model if ``vocab_size``."""
+    """RNN/LSTM/GRU over image rows (``input_size`` and ``n_classes``), a character language
+    model (``vocab_size`` only) or a sentence classifier (``vocab_size`` and ``n_classes``)."""
 
     def __init__(
         self,
@@ -94,15 +98,17 @@ class RecurrentNet(nn.Module):
             raise ValueError(f"cell must be one of {sorted(RNN_CELLS)}, got {cell!r}")
         if (vocab_size is None) == (input_size is None):
             raise ValueError("give exactly one of input_size (classifier) or vocab_size (LM)")
-        self.lm = vocab_size is not None
-        self.embed = nn.Embedding(vocab_size, hidden) if self.lm else None
+        self.tokens = vocab_size is not None
+        self.lm = self.tokens and n_classes is None
+        pad = None if self.lm else PAD  # LM ids never include PAD
+        self.embed = nn.Embedding(vocab_size, hidden, padding_idx=pad) if self.tokens else None
         kwargs: dict[str, Any] = {"batch_first": True, "num_layers": num_layers}
         kwargs["dropout"] = dropout if num_layers > 1 else 0.0  # inter-layer only
         if cell == "rnn":
             if activation not in ("tanh", "relu"):
                 raise ValueError(f"rnn activation must be 'tanh' or 'relu', got {activation!r}")
             kwargs["nonlinearity"] = activation
-        self.rnn = RNN_CELLS[cell](hidden if self.lm else input_size, hidden, **kwargs)
+        self.rnn = RNN_CELLS[cell](hidden if self.tokens else input_size, hidden, **kwargs)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab_size if self.lm else n_classes)
 
@@ -110,6 +116,10 @@ class RecurrentNet(nn.Module):
         if self.lm:
             out, _ = self.rnn(self.embed(x))
             return self.head(self.drop(out))
+        if self.tokens:  # right padding: the state after the last real word ignores the PADs
+            out, _ = self.rnn(self.drop(self.embed(x)))
+            last = ((x != PAD).sum(1) - 1).clamp(min=0)
+            return self.head(self.drop(out[torch.arange(len(x), device=x.device), last]))
         b, c, h, w = x.shape
         rows = x.permute(0, 2, 1, 3).reshape(b, h, c * w)  # H steps of C*W features
         out, _ = self.rnn(rows)
@@ -238,6 +248,9 @@ def build_model(arch: str, cfg: dict[str, Any], meta: dict[str, Any], kind: str)
     if arch in RNN_CELLS:
         if kind == "lm":
             return RecurrentNet(arch, vocab_size=meta["vocab_size"], **cfg)
+        if kind == "textcls":
+            return RecurrentNet(arch, vocab_size=meta["vocab_size"], n_classes=meta["n_classes"],
+                                **cfg)
         _expect(arch, kind, "image")
         in_size = meta["in_channels"] * meta["image_size"]
         return RecurrentNet(arch, input_size=in_size, n_classes=meta["n_classes"], **cfg)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 from raybo.app.rundir import RunDirError
 from raybo.app.tuning import (
@@ -25,7 +26,15 @@ from raybo.app.tuning import (
     SEARCHED_OPTIM,
     SEARCHERS,
 )
-from trainables.metrics import DEFAULT_KIND, METRICS, TOKEN_ONLY, metrics_for
+from trainables.metrics import (
+    ARCHS_FOR_KIND,
+    DATA_KIND,
+    DEFAULT_KIND,
+    METRICS,
+    TOKEN_ONLY,
+    metrics_for,
+)
+from trainables.sources import LABEL_COLUMNS, TEXT_COLUMNS, WHAT, check_data
 
 ACQUISITIONS = ("logei", "ei", "pi", "ucb")
 # run_tuning's parameter names -> the options a user typed, for errors raised below the CLI
@@ -104,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-failures", type=int, default=1, help="retries of a crashed trial")
     p.add_argument("--out", default=None, help="run directory, new or empty (default: a new "
                    "raybo_out/ARCH-SEARCHER-TIMESTAMP)")
+    _data_options(p)
     _common_options(p)
 
     r = sub.add_parser("resume", help="finish an interrupted `raybo tune` run",
@@ -135,6 +145,57 @@ def _resource_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial (0.25 ok)")
 
 
+# keys of config["data"] -> the options that set them
+DATA_OPTION = {"path": "--data-path", "root": "--data-root", "text_column": "--text-column",
+               "label_column": "--label-column"}
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data (default: digits for cnn/rnn/lstm/gru, the generated reverse "
+                             "task for seq2seq/transformer)")
+    g.add_argument("--data", choices=tuple(DATA_KIND), default=None, metavar="NAME",
+                   help="; ".join(f"{n}: {w}" for n, w in WHAT.items()))
+    where = g.add_mutually_exclusive_group()
+    where.add_argument("--data-path", default=None, metavar="FILE",
+                       help="the file of --data text, tsv or csv")
+    where.add_argument("--data-root", default=None, metavar="DIR",
+                       help="the directory of --data mnist or cifar10")
+    g.add_argument("--text-column", default=None, help="--data csv: the text column (default: "
+                   f"the first of {', '.join(TEXT_COLUMNS)})")
+    g.add_argument("--label-column", default=None, help="--data csv: the label column "
+                   f"(default: the first of {', '.join(LABEL_COLUMNS)})")
+
+
+def data_spec(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``config["data"]`` from the data options (absolute paths: trials run in their own
+    directories); None without ``--data``. ValueError naming the option for anything missing,
+    checked here before Ray starts."""
+    if args.data is None:
+        for key, option in DATA_OPTION.items():
+            if getattr(args, key if "column" in key else f"data_{key}") is not None:
+                raise ValueError(f"{option} needs --data NAME")
+        return None
+    kind = DATA_KIND[args.data]
+    if args.arch not in ARCHS_FOR_KIND[kind]:
+        raise ValueError(f"--data {args.data} ({WHAT[args.data]}) trains "
+                         f"{', '.join(ARCHS_FOR_KIND[kind])}, not {args.arch}")
+    spec: dict[str, Any] = {"name": args.data}
+    for key in ("path", "root"):
+        value = getattr(args, f"data_{key}")
+        if value is not None:
+            spec[key] = str(Path(value).expanduser().resolve())
+    for key in ("text_column", "label_column"):
+        if getattr(args, key) is not None:
+            if args.data != "csv":
+                raise ValueError(f"{DATA_OPTION[key]} is for --data csv")
+            spec[key] = getattr(args, key)
+    try:
+        check_data(spec, names=DATA_OPTION)
+    except ValueError as err:
+        raise ValueError(f"--data {args.data}: {err}") from None
+    return spec
+
+
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs when starting Ray locally")
     p.add_argument("--verbose", type=int, nargs="?", const=1, default=0, choices=(0, 1, 2),
@@ -164,7 +225,11 @@ def validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error(f"--seed must be >= 0, got {args.seed}")
     if args.max_failures < 0:
         parser.error(f"--max-failures must be >= 0, got {args.max_failures}")
-    valid = metrics_for(DEFAULT_KIND[args.arch])
+    try:
+        args.data_spec = data_spec(args)
+    except ValueError as err:
+        parser.error(str(err))
+    valid = metrics_for(DATA_KIND[args.data] if args.data else DEFAULT_KIND[args.arch])
     if args.metric not in valid:
         parser.error(f"--metric {args.metric!r}: {args.arch} reports {', '.join(valid)}")
     if args.compare_random and args.searcher != "gp":

@@ -19,6 +19,7 @@ from raybo.app.report import (
     compare_line,
     diagnostics_line,
     format_table,
+    importance_line,
     retrain_line,
     write_outputs,
 )
@@ -57,7 +58,8 @@ def plan_tune(args: argparse.Namespace) -> Callable[[], int]:
     stamp = timestamp()
     info = {
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "options": {k: getattr(args, k) for k in TUNE_OPTIONS},
+        "options": {**{k: getattr(args, k) for k in TUNE_OPTIONS},
+                    "data": getattr(args, "data_spec", None)},
         "experiments": {s: _join(storage, f"{args.arch}-{s}-{stamp}") for s in searchers},
         "finished": False,
     }
@@ -116,7 +118,8 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
             ray.init(**ray_init_kwargs(verbose), **({"num_cpus": num_cpus} if num_cpus else {}))
         # before the run directory is announced: a refused request leaves none behind
         check_trial_fits(opts["cpus_per_trial"], opts["gpus_per_trial"], names=RESOURCE_OPTIONS)
-        print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']} with "
+        data = f" on {opts['data']['name']}" if opts.get("data") else ""
+        print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']}{data} with "
               f"{' and '.join(experiments)} search: {_plural(opts['trials'], 'trial')} x "
               f"{_plural(opts['epochs'], 'epoch')}, {opts['concurrent']} at a time, "
               f"{opts['metric']} ({opts['mode']}); run directory {run_dir}", flush=True)
@@ -193,6 +196,8 @@ def _report(run_dir: Path, info: dict[str, Any], runs: list[TuningRun]) -> int:
         print(f"{len(run.rows)} trials: {', '.join(counts)}")
         if diagnostics_line(run):
             print(diagnostics_line(run))
+        if importance_line(run):
+            print(importance_line(run))
     if len(runs) == 2:
         print(compare_line(*runs))
     paths = write_outputs(runs, run_dir)

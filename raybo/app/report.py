@@ -16,8 +16,12 @@ from typing import Any
 
 from raybo.app.plots import plot_diagnostics, plot_trajectory
 from raybo.app.results import TuningRun, band_coverage, loo_reading, status_label
+from raybo.app.sensitivity_plots import plot_importance, plot_slices
 
 TABLE_ROWS = 5
+IMPORTANCE_METHOD = ("Sobol indices of the GP posterior mean in metric units over the search "
+                     "space (first order: Saltelli 2010; total: Jansen 1999); importance = "
+                     "total / sum of totals")
 # Metrics shown first, in this order, when a trial reported them (trainables.metrics.METRICS).
 HEADLINE_METRICS = ("val_loss", "val_accuracy", "val_perplexity", "train_loss")
 
@@ -95,6 +99,15 @@ def diagnostics_line(run: TuningRun) -> str:
             f"  reading: {loo_reading(d)}")
 
 
+def importance_line(run: TuningRun, k: int = 4) -> str:
+    """What mattered, in one line: each top parameter's share of the GP mean's variance."""
+    if not run.importance:
+        return ""
+    top = ", ".join(f"{r['parameter']} {100 * r['importance']:.0f}%" for r in run.importance[:k])
+    return (f"what mattered for {run.metric} (share of the GP's variance, Sobol total "
+            f"indices): {top}; see importance.png, slices.png")
+
+
 def compare_line(gp: TuningRun, rnd: TuningRun) -> str:
     """GP vs random at the same budget: final bests and when GP reached random's final best."""
     g, r = gp.best(), rnd.best()
@@ -111,7 +124,8 @@ def compare_line(gp: TuningRun, rnd: TuningRun) -> str:
 
 def write_outputs(runs: TuningRun | Sequence[TuningRun], out: str | Path) -> dict[str, Path]:
     """Write trials.csv, trials.json, best_config.json (if any trial succeeded),
-    trajectory.png and, with GP search and >= 3 successes, diagnostics.png. ``runs``: one run,
+    trajectory.png and, with GP search and >= 3 successes, diagnostics.png, importance.csv,
+    importance.png and slices.png. ``runs``: one run,
     or a GP run followed by the random-search run it is compared with."""
     runs = [runs] if isinstance(runs, TuningRun) else list(runs)
     out = Path(out)
@@ -133,7 +147,25 @@ def write_outputs(runs: TuningRun | Sequence[TuningRun], out: str | Path) -> dic
     paths["trajectory"] = plot_trajectory(runs, out / "trajectory.png")
     if "loo_rmse" in main.diagnostics:
         paths["diagnostics"] = plot_diagnostics(main, out / "diagnostics.png")
+    if main.importance:
+        paths["importance_csv"] = _write_importance(main, out / "importance.csv")
+        paths["importance"] = plot_importance(main, out / "importance.png")
+    if main.slices:
+        paths["slices"] = plot_slices(main, out / "slices.png")
     return paths
+
+
+IMPORTANCE_COLUMNS = ("parameter", "importance", "first_order", "total")
+
+
+def _write_importance(run: TuningRun, path: Path) -> Path:
+    """importance.csv: one row per parameter, most important first (columns as in
+    ``raybo.sensitivity.Importance.rows``)."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=IMPORTANCE_COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in IMPORTANCE_COLUMNS} for r in run.importance)
+    return path
 
 
 def _overall_best(runs: Sequence[TuningRun]) -> dict[str, Any] | None:
@@ -166,6 +198,8 @@ def _run_doc(run: TuningRun) -> dict[str, Any]:
         "trials": [_jsonable(r) for r in run.rows],
         "best_so_far": [_finite_or_none(v) for v in run.best_so_far()],
         "diagnostics": run.diagnostics,
+        **({"importance": {"method": IMPORTANCE_METHOD, "trials": run.importance_trials,
+                           "parameters": run.importance}} if run.importance else {}),
     }
 
 

@@ -43,6 +43,11 @@ class TuningRun:
     concurrent: int | None = None
     max_running: int | None = None
     experiment_path: str = ""
+    # What mattered (raybo.sensitivity, GP search with >= 3 successes): Importance.rows(), the
+    # slices of the top parameters, and how many successful trials the GP was fitted to.
+    importance: list[dict[str, Any]] = field(default_factory=list)
+    slices: list[dict[str, Any]] = field(default_factory=list)
+    importance_trials: int = 0
 
     def best_so_far(self) -> list[float]:
         """Best finite value among trials ``1..i`` for each ``i`` (NaN until one succeeds)."""

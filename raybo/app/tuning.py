@@ -152,6 +152,7 @@ def run_tuning(
     if searcher == "gp":
         run.searcher = _fitted_searcher(alg, grid.experiment_path)
         run.diagnostics = run.searcher.diagnostics()
+        run.importance, run.slices, run.importance_trials = _what_mattered(run.searcher)
         origin_of = run.searcher.trial_origin
     run.rows = _rows(grid, metric, origin_of)
     return run
@@ -238,6 +239,19 @@ def _fitted_searcher(alg: Any, experiment_path: str) -> Any:
         alg = GPSearch()
         alg.restore_from_dir(experiment_path)
     return alg
+
+
+def _what_mattered(searcher: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """Importance rows, slices and trial count of the searcher's GP; empty with fewer than 3
+    successful trials or a GP that cannot be fitted (the diagnostics line says which)."""
+    from raybo.sensitivity import what_mattered
+    from raybo.surrogate import FitError
+
+    try:
+        imp, slices = what_mattered(searcher)
+    except (ValueError, FitError):
+        return [], [], 0
+    return imp.rows(), slices, imp.n_trials
 
 
 # Tune's own bookkeeping keys in a result; "time_total_s" (seconds the trial trained) stays.
