@@ -105,7 +105,17 @@ def importance_line(run: TuningRun, k: int = 4) -> str:
         return ""
     top = ", ".join(f"{r['parameter']} {100 * r['importance']:.0f}%" for r in run.importance[:k])
     return (f"what mattered for {run.metric} (share of the GP's variance, Sobol total "
-            f"indices): {top}; see importance.png, slices.png")
+            f"indices, {run.importance_trials} trials{_rough(run)}): {top}; "
+            "see importance.png, slices.png")
+
+
+# Below this many successful trials the GP behind the importance is mostly its prior: say so.
+FEW_TRIALS_FOR_IMPORTANCE = 10
+
+
+def _rough(run: TuningRun) -> str:
+    n = run.importance_trials or 0
+    return "; few trials, a rough guide" if n < FEW_TRIALS_FOR_IMPORTANCE else ""
 
 
 def compare_line(gp: TuningRun, rnd: TuningRun) -> str:

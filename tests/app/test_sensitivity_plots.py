@@ -62,6 +62,9 @@ def test_a_gp_run_writes_what_mattered(tmp_path):
     assert paths["importance"].stat().st_size > 5000 and paths["slices"].stat().st_size > 5000
     assert importance_line(run).startswith("what mattered for val_loss")
     assert "optim/lr" in importance_line(run)
+    assert "30 trials" in importance_line(run) and "rough" not in importance_line(run)
+    run.importance_trials = 4  # a GP on a handful of points is mostly its prior: say so
+    assert "4 trials; few trials, a rough guide" in importance_line(run)
 
 
 def test_the_slices_use_log_axes_for_log_domains_and_categories_for_choices():
