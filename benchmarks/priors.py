@@ -1,0 +1,230 @@
+"""User priors and warm starts on synthetic problems with known optima (W = 4, protocol.py).
+
+    python -m benchmarks.priors --out benchmarks/results/prior --seeds 5
+    python -m benchmarks.priors --out benchmarks/results/prior --report
+
+Prior arms (``PRIOR_ARMS``), every named parameter believed at once, confidence "medium" unless
+the arm says otherwise:
+* ``none``: GPSearch without a prior;
+* ``good``/``good-high``: the optimum moved by 5% of each parameter's range (in the unit-cube
+  coordinates it is searched in, a random sign per parameter; categories kept);
+* ``medium``: moved by 20%;
+* ``misleading``: a random point among the worst 5% of 4096 uniform draws;
+* ``points``: today's weak form, ``points_to_evaluate=[the good prior]``.
+
+Warm-start arms (``WARM_ARMS``) on a related task (``related``: the optimum moved, the values
+scaled, as a new data set would do): ``cold`` (no warm start), ``data`` (the earlier run's trials
+as observations) and ``prior`` (its best configuration as the prior's centre); the earlier run
+is the ``none`` arm of the original problem with the same seed.
+
+Each run's record (``store.RunStore``, key problem/arm/W/seed): best-so-far regret and suggest
+CPU seconds per evaluation. The report (``results.md``) gives, per problem, every arm's median
+final regret and the evaluations after which its median best-so-far regret first reaches the
+reference arm's median final regret (``none`` for priors, ``cold`` for warm starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.problems import PROBLEMS, Problem
+from benchmarks.protocol import METRIC, run_protocol
+from benchmarks.store import RunStore
+
+W = 4
+PROBLEM_NAMES = ("branin", "hartmann6", "mixed", "levy")
+BUDGET = {"branin": 60, "hartmann6": 60, "mixed": 60, "levy": 100}  # run.py's auto budget
+_H6 = (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)
+OPTIMA = {
+    "branin": {"x0": math.pi, "x1": 2.275},
+    "hartmann6": {f"x{i}": v for i, v in enumerate(_H6)},
+    "levy": {f"x{i}": 1.0 for i in range(8)},
+    "mixed": {"lr": 10 ** -3.35, "layers": 5, "units": 128, "optimizer": "adam",
+              "dropout": 0.25},
+}
+PRIOR_ARMS = {"none": None, "good": ("good", "medium"), "medium": ("medium", "medium"),
+              "misleading": ("misleading", "medium"), "good-high": ("good", "high"),
+              "points": ("good", None)}
+WARM_ARMS = ("cold", "data", "prior")
+SHIFT = {"good": 0.05, "medium": 0.20}  # of each parameter's range
+# related task: the optimum moves by this fraction of each range, values become 1.5 f + 0.2
+RELATED_SHIFT, RELATED_SCALE, RELATED_OFFSET = 0.08, 1.5, 0.2
+
+
+def space_of(problem: Problem):
+    from raybo.space import SearchSpace
+
+    return SearchSpace(problem.space)
+
+
+def prior_config(name: str, kind: str, seed: int) -> dict:
+    """The believed configuration of arm ``kind`` ("good", "medium", "misleading")."""
+    problem = PROBLEMS[name]()
+    space = space_of(problem)
+    rng = np.random.default_rng([seed, PROBLEM_NAMES.index(name), 11])
+    if kind == "misleading":
+        X = rng.random((4096, space.dim))
+        configs = [space.decode(x) for x in space.snap(X)]
+        values = np.array([problem(c) for c in configs])
+        worst = np.flatnonzero(values >= np.quantile(values, 0.95))
+        return configs[int(rng.choice(worst))]
+    x = space.encode(OPTIMA[name])
+    step = SHIFT[kind] * rng.choice([-1.0, 1.0], size=space.dim)
+    moved = x + step
+    moved = np.where((moved < 0) | (moved > 1), x - step, moved)  # stay inside: other side
+    cat = [p.kind == "cat" for p in space.params]
+    moved[cat] = x[cat]
+    return space.decode(space.snap(moved[None])[0])
+
+
+def related(name: str) -> Problem:
+    """The related task of ``name``: optimum moved by ``RELATED_SHIFT`` of each range (the
+    log scale for lr and units), values ``RELATED_SCALE * f + RELATED_OFFSET``."""
+    base = PROBLEMS[name]()
+    space = space_of(base)
+
+    def back(c: dict) -> dict:  # the base problem's config whose value c takes
+        x = space.encode(c)
+        cont = np.array([p.kind != "cat" for p in space.params])
+        x = np.where(cont, np.clip(x - RELATED_SHIFT, 0, 1), x)
+        return space.decode(x)
+
+    def func(c: dict) -> float:
+        return RELATED_SCALE * base(back(c)) + RELATED_OFFSET
+
+    return replace(base, name=f"{name}~related", func=func,
+                   f_star=RELATED_SCALE * base.f_star + RELATED_OFFSET)
+
+
+def _searcher(problem: Problem, seed: int, **kwargs):
+    from raybo import GPSearch
+
+    s = GPSearch(metric=METRIC, mode="min", seed=seed, **kwargs)
+    s.set_search_properties(METRIC, "min", problem.space)
+    return s
+
+
+def run_prior_arm(name: str, arm: str, seed: int) -> dict:
+    problem = PROBLEMS[name]()
+    spec = PRIOR_ARMS[arm]
+    if spec is None:
+        s = _searcher(problem, seed)
+    elif spec[1] is None:
+        s = _searcher(problem, seed, points_to_evaluate=[prior_config(name, spec[0], seed)])
+    else:
+        s = _searcher(problem, seed, prior=prior_config(name, spec[0], seed),
+                      prior_confidence=spec[1])
+    return _record(name, arm, seed, problem, s)
+
+
+def run_warm_arm(name: str, arm: str, seed: int, store: RunStore) -> dict:
+    problem = related(name)
+    s = _searcher(problem, seed)
+    if arm != "cold":
+        old = next(r for r in store.records() if r["problem"] == name and r["arm"] == "none"
+                   and r["seed"] == seed)
+        s.warm_start_from([(c, v) for c, v in zip(old["configs"], old["values"])], use=arm)
+    return _record(problem.name, arm, seed, problem, s)
+
+
+def _record(name: str, arm: str, seed: int, problem: Problem, searcher) -> dict:
+    t0 = time.perf_counter()
+    result = run_protocol(searcher, problem, workers=W, budget=BUDGET[name.split("~")[0]],
+                          seed=seed)
+    ev = result.evaluations
+    return {"problem": name, "arm": arm, "workers": W, "seed": seed,
+            "budget": BUDGET[name.split("~")[0]], "wall_s": time.perf_counter() - t0,
+            "best_regret": [e.best_regret for e in ev],
+            "suggest_cpu_s": [e.suggest_cpu_s for e in ev],
+            "configs": [e.config for e in ev],
+            "values": [None if math.isnan(e.value) else e.value for e in ev]}
+
+
+# -- report --------------------------------------------------------------------------------
+def evals_to(runs: list[dict], target: float) -> float:
+    """First evaluation count at which the median best-so-far regret is <= ``target``."""
+    n = min(len(r["best_regret"]) for r in runs)
+    med = np.median(np.array([r["best_regret"][:n] for r in runs]), axis=0)
+    hit = np.flatnonzero(med <= target)
+    return float(hit[0] + 1) if hit.size else math.inf
+
+
+def final(runs: list[dict]) -> float:
+    return float(np.median([r["best_regret"][-1] for r in runs]))
+
+
+def cpu(runs: list[dict]) -> float:
+    """Median over seeds of the mean suggest CPU seconds per suggestion."""
+    return float(np.median([np.mean(r["suggest_cpu_s"]) for r in runs]))
+
+
+def report(records: list[dict]) -> str:
+    by: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        by.setdefault((r["problem"], r["arm"]), []).append(r)
+    lines = [f"# Priors and warm starts (W = {W})", ""]
+    for title, arms, ref, problems in (
+            ("Prior arms", list(PRIOR_ARMS), "none", PROBLEM_NAMES),
+            ("Warm start on the related task", list(WARM_ARMS), "cold",
+             [f"{p}~related" for p in PROBLEM_NAMES])):
+        lines += [f"## {title}", "",
+                  f"Median final regret; evaluations until the median best-so-far regret "
+                  f"reaches `{ref}`'s median final regret (fraction of the budget); mean "
+                  "suggest CPU seconds (median over seeds).", "",
+                  "| problem | arm | seeds | final regret | evals to ref | fraction | "
+                  "final / ref | suggest CPU s |", "|---|---|---|---|---|---|---|---|"]
+        for p in problems:
+            base = by.get((p, ref))
+            if not base:
+                continue
+            target, budget = final(base), base[0]["budget"]
+            for arm in arms:
+                runs = by.get((p, arm))
+                if not runs:
+                    continue
+                k = evals_to(runs, target)
+                ratio = final(runs) / target if target > 0 else math.nan
+                lines.append(f"| {p} | {arm} | {len(runs)} | {final(runs):.3g} | "
+                             f"{k:.0f} | {k / budget:.2f} | {ratio:.2f} | {cpu(runs):.3f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="benchmarks/results/prior")
+    ap.add_argument("--problems", nargs="+", default=list(PROBLEM_NAMES))
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--arms", nargs="+", default=list(PRIOR_ARMS) + list(WARM_ARMS))
+    ap.add_argument("--report", action="store_true", help="only write results.md")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    store = RunStore(args.out)
+    if not args.report:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for name in args.problems:
+                done = store.keys()
+                for arm in args.arms:
+                    problem = name if arm in PRIOR_ARMS else f"{name}~related"
+                    if (problem, None, None, arm, W, seed) in done:
+                        continue
+                    rec = (run_prior_arm(name, arm, seed) if arm in PRIOR_ARMS
+                           else run_warm_arm(name, arm, seed, store))
+                    store.append(rec)
+                    print(f"{problem} {arm} seed={seed}: regret {rec['best_regret'][-1]:.3g} "
+                          f"({rec['wall_s']:.0f} s)", flush=True)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "results.md").write_text(report(store.records()) + "\n")
+
+
+if __name__ == "__main__":
+    main()
