@@ -45,8 +45,9 @@ def past_trials(source: Any, metric: str) -> list[Trial]:
     trials = getattr(source, "trials", None)  # ExperimentAnalysis
     if trials is not None and not isinstance(source, (list, tuple)):
         return _trials(trials, metric)
-    if hasattr(source, "__iter__") and not isinstance(source, (dict, str, bytes)):
-        return _trials(list(source), metric)  # ResultGrid or a sequence
+    if hasattr(source, "__len__") and hasattr(source, "__getitem__") and not isinstance(
+            source, (dict, str, bytes)):  # a sequence, or a ResultGrid (indexed, not iterable)
+        return _trials([source[i] for i in range(len(source))], metric)
     raise ValueError(f"warm start: cannot read trials from a {type(source).__name__}; give an "
                      "ExperimentAnalysis, a ResultGrid, an experiment or run directory, or a "
                      "list of results")

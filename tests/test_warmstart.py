@@ -128,10 +128,10 @@ def test_bad_warm_starts(kwargs, message):
 
 @pytest.mark.ray
 def test_a_tune_result_grid_and_experiment_directory(ray_local, tmp_path):
-    def trainable(config):
+    def trainable(config):  # self-contained: Ray's workers cannot import this test module
         if config["k"] == 3:
             raise RuntimeError("boom")
-        tune.report({"loss": f(config)})
+        tune.report({"loss": (config["a"] - 0.3) ** 2 + config["k"]})
 
     tuner = tune.Tuner(trainable, param_space=SPACE,
                        tune_config=tune.TuneConfig(num_samples=6,
