@@ -26,6 +26,7 @@ reference arm's median final regret (``none`` for priors, ``cold`` for warm star
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from dataclasses import replace
@@ -52,6 +53,7 @@ PRIOR_ARMS = {"none": None, "good": ("good", "medium"), "medium": ("medium", "me
               "misleading": ("misleading", "medium"), "good-high": ("good", "high"),
               "points": ("good", None)}
 WARM_ARMS = ("cold", "data", "prior")
+OUT = "benchmarks/results/prior"
 SHIFT = {"good": 0.05, "medium": 0.20}  # of each parameter's range
 # related task: the optimum moves by this fraction of each range, values become 1.5 f + 0.2
 RELATED_SHIFT, RELATED_SCALE, RELATED_OFFSET = 0.08, 1.5, 0.2
@@ -146,6 +148,37 @@ def _record(name: str, arm: str, seed: int, problem: Problem, searcher) -> dict:
             "values": [None if math.isnan(e.value) else e.value for e in ev]}
 
 
+def suggest_cost(name: str, seed: int, n_obs: int = 40, pending: int = 3, repeats: int = 7
+                 ) -> dict:
+    """CPU seconds of one suggest with and without the good prior from the same state: the
+    first ``n_obs`` results of the seed's ``none`` run as observations, ``pending`` trials
+    running, the GP fitted from scratch (a restored copy each time), arms alternating."""
+    import pickle
+
+    problem = PROBLEMS[name]()
+    old = next(r for r in RunStore(OUT).records() if r["problem"] == name and r["arm"] == "none"
+               and r["seed"] == seed)
+    pairs = list(zip(old["configs"], old["values"]))[:n_obs]
+    blobs = {}
+    for arm, kwargs in (("none", {}), ("good", {"prior": prior_config(name, "good", seed)})):
+        s = _searcher(problem, seed, **kwargs)
+        s.warm_start_from(pairs)
+        for i in range(pending):
+            s.suggest(f"p{i}")
+        blobs[arm] = pickle.dumps(s)
+    times: dict[str, list[float]] = {"none": [], "good": []}
+    for r in range(repeats):
+        for arm, blob in blobs.items():
+            s = pickle.loads(blob)
+            c0 = time.process_time()
+            s.suggest(f"x{r}")
+            times[arm].append(time.process_time() - c0)
+    med = {arm: float(np.median(t)) for arm, t in times.items()}
+    return {"problem": name, "seed": seed, "n_obs": n_obs, "pending": pending,
+            "cpu_none_s": med["none"], "cpu_prior_s": med["good"],
+            "overhead": med["good"] / med["none"] - 1}
+
+
 # -- report --------------------------------------------------------------------------------
 def evals_to(runs: list[dict], target: float) -> float:
     """First evaluation count at which the median best-so-far regret is <= ``target``."""
@@ -164,7 +197,7 @@ def cpu(runs: list[dict]) -> float:
     return float(np.median([np.mean(r["suggest_cpu_s"]) for r in runs]))
 
 
-def report(records: list[dict]) -> str:
+def report(records: list[dict], costs: list[dict] = ()) -> str:
     by: dict[tuple[str, str], list[dict]] = {}
     for r in records:
         by.setdefault((r["problem"], r["arm"]), []).append(r)
@@ -193,17 +226,28 @@ def report(records: list[dict]) -> str:
                 lines.append(f"| {p} | {arm} | {len(runs)} | {final(runs):.3g} | "
                              f"{k:.0f} | {k / budget:.2f} | {ratio:.2f} | {cpu(runs):.3f} |")
         lines.append("")
+    if costs:
+        lines += ["## Suggest CPU with and without a prior", "",
+                  "The same state (40 observations, 3 pending, GP fitted from scratch), the good "
+                  "prior or none; median CPU seconds of one suggest over 7 repeats.", "",
+                  "| problem | seed | no prior s | prior s | overhead |", "|---|---|---|---|---|"]
+        lines += [f"| {c['problem']} | {c['seed']} | {c['cpu_none_s']:.3f} | "
+                  f"{c['cpu_prior_s']:.3f} | {100 * c['overhead']:+.1f}% |" for c in costs]
+        med = np.median([c["overhead"] for c in costs])
+        lines += ["", f"Median overhead: {100 * med:+.1f}%.", ""]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="benchmarks/results/prior")
+    ap.add_argument("--out", default=OUT)
     ap.add_argument("--problems", nargs="+", default=list(PROBLEM_NAMES))
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--arms", nargs="+", default=list(PRIOR_ARMS) + list(WARM_ARMS))
     ap.add_argument("--report", action="store_true", help="only write results.md")
+    ap.add_argument("--cost", action="store_true",
+                    help="measure suggest CPU with and without a prior (cost.json)")
     args = ap.parse_args(argv)
     import torch
 
@@ -223,7 +267,13 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"{problem} {arm} seed={seed}: regret {rec['best_regret'][-1]:.3g} "
                           f"({rec['wall_s']:.0f} s)", flush=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "results.md").write_text(report(store.records()) + "\n")
+    cost_file = Path(args.out) / "cost.json"
+    if args.cost:
+        rows = [suggest_cost(name, seed) for name in args.problems
+                for seed in range(args.first_seed, args.first_seed + args.seeds)]
+        cost_file.write_text(json.dumps(rows, indent=1) + "\n")
+    costs = json.loads(cost_file.read_text()) if cost_file.exists() else []
+    (Path(args.out) / "results.md").write_text(report(store.records(), costs) + "\n")
 
 
 if __name__ == "__main__":
