@@ -53,6 +53,9 @@ PRIOR_ARMS = {"none": None, "good": ("good", "medium"), "medium": ("medium", "me
               "misleading": ("misleading", "medium"), "good-high": ("good", "high"),
               "points": ("good", None)}
 WARM_ARMS = ("cold", "data", "prior")
+# engine variants of the prior arms, run as ARM@VARIANT (e.g. misleading@beta5)
+VARIANTS = {"beta5": {"prior_beta": 5.0}, "beta20": {"prior_beta": 20.0},
+            "design0": {"prior_design_every": 0}, "design4": {"prior_design_every": 4}}
 OUT = "benchmarks/results/prior"
 SHIFT = {"good": 0.05, "medium": 0.20}  # of each parameter's range
 # related task: the optimum moves by this fraction of each range, values become 1.5 f + 0.2
@@ -113,15 +116,19 @@ def _searcher(problem: Problem, seed: int, **kwargs):
 
 
 def run_prior_arm(name: str, arm: str, seed: int) -> dict:
+    from raybo import EngineOptions
+
     problem = PROBLEMS[name]()
-    spec = PRIOR_ARMS[arm]
+    base, _, variant = arm.partition("@")
+    spec = PRIOR_ARMS[base]
+    engine = EngineOptions(**VARIANTS[variant]) if variant else None
     if spec is None:
         s = _searcher(problem, seed)
     elif spec[1] is None:
         s = _searcher(problem, seed, points_to_evaluate=[prior_config(name, spec[0], seed)])
     else:
         s = _searcher(problem, seed, prior=prior_config(name, spec[0], seed),
-                      prior_confidence=spec[1])
+                      prior_confidence=spec[1], engine=engine)
     return _record(name, arm, seed, problem, s)
 
 
@@ -203,7 +210,8 @@ def report(records: list[dict], costs: list[dict] = ()) -> str:
         by.setdefault((r["problem"], r["arm"]), []).append(r)
     lines = [f"# Priors and warm starts (W = {W})", ""]
     for title, arms, ref, problems in (
-            ("Prior arms", list(PRIOR_ARMS), "none", PROBLEM_NAMES),
+            ("Prior arms", list(PRIOR_ARMS) + sorted(
+                {r["arm"] for r in records if "@" in r["arm"]}), "none", PROBLEM_NAMES),
             ("Warm start on the related task", list(WARM_ARMS), "cold",
              [f"{p}~related" for p in PROBLEM_NAMES])):
         lines += [f"## {title}", "",
@@ -258,10 +266,11 @@ def main(argv: list[str] | None = None) -> None:
             for name in args.problems:
                 done = store.keys()
                 for arm in args.arms:
-                    problem = name if arm in PRIOR_ARMS else f"{name}~related"
+                    prior_arm = arm.partition("@")[0] in PRIOR_ARMS
+                    problem = name if prior_arm else f"{name}~related"
                     if (problem, None, None, arm, W, seed) in done:
                         continue
-                    rec = (run_prior_arm(name, arm, seed) if arm in PRIOR_ARMS
+                    rec = (run_prior_arm(name, arm, seed) if prior_arm
                            else run_warm_arm(name, arm, seed, store))
                     store.append(rec)
                     print(f"{problem} {arm} seed={seed}: regret {rec['best_regret'][-1]:.3g} "

@@ -17,7 +17,9 @@ to 1 over [0, 1] (so a column the user did not name has ``p_j = 1``, uniform):
 
 The acquisition is weighted by ``pi(x) ** (beta / n)`` after ``n`` finished trials (added as
 ``(beta / n) * log pi(x)`` to log-EI): a good belief pays at once, a wrong one fades as data
-arrive. Widths, ``beta`` and the design fraction: benchmarks/README.md, "Priors and warm starts".
+arrive. ``beta`` and the share of the initial design drawn from the prior are engine options
+(``EngineOptions.prior_beta``, ``prior_design_every``); the widths and those choices were measured
+in benchmarks/README.md, "Priors and warm starts".
 """
 
 from __future__ import annotations
@@ -42,12 +44,6 @@ CONFIDENCES = ("low", "medium", "high")
 CONFIDENCE_SIGMA = {"low": 0.5, "medium": 0.25, "high": 0.1}
 # Weight of the believed category against 1 for each other one (NePS: 2 / 4 / 6).
 CONFIDENCE_WEIGHT = {"low": 2.0, "medium": 4.0, "high": 8.0}
-# piBO's exponent beta / n: the paper's beta = 10 (about a tenth of its budgets).
-PRIOR_BETA = 10.0
-# Every other point of the quasi-random initial design is drawn from the prior (the first one
-# is its mode, the believed configuration itself); the rest stay Sobol, so a misleading belief
-# still leaves a space-filling half.
-DESIGN_EVERY = 2
 MAX_DRAWS = 16  # prior draws tried before a repeated config falls back to Sobol
 
 
@@ -65,7 +61,6 @@ class Prior:
     """The parsed belief over a space's columns (columns not listed are uniform)."""
 
     beliefs: tuple[Belief, ...]
-    beta: float = PRIOR_BETA
 
     def columns(self) -> list[int]:
         return [b.column for b in self.beliefs]
@@ -265,11 +260,11 @@ def cell_mass(p: Param, b: Belief, edges: np.ndarray) -> np.ndarray:
 
 
 # -- what the searcher uses --------------------------------------------------------------------
-def log_weight(prior: Prior, space: SearchSpace, n: int
+def log_weight(prior: Prior, space: SearchSpace, n: int, beta: float
                ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``Xc: (b, d) -> (b,)``: piBO's log weight ``(beta / n) * log pi(Xc)`` after ``n``
-    finished trials (n < 1 counts as 1)."""
-    density, power = PriorDensity(prior, space), prior.beta / max(n, 1)
+    finished trials (n < 1 counts as 1; ``beta``: ``EngineOptions.prior_beta``)."""
+    density, power = PriorDensity(prior, space), beta / max(n, 1)
 
     def f(Xc: torch.Tensor) -> torch.Tensor:
         return power * density.log_density(Xc)
@@ -277,12 +272,12 @@ def log_weight(prior: Prior, space: SearchSpace, n: int
     return f
 
 
-def design_point(prior: Prior, space: SearchSpace, seed: int, k: int,
+def design_point(prior: Prior, space: SearchSpace, seed: int, k: int, every: int,
                  X_avoid: np.ndarray) -> np.ndarray | None:
-    """The ``k``-th design point (0-based) if the prior draws it (``k % DESIGN_EVERY == 0``;
-    ``k = 0``: the prior's mode), else None (a Sobol point). None too when every draw repeats
-    a config of ``X_avoid: (m, d)``."""
-    if k % DESIGN_EVERY:
+    """The ``k``-th design point (0-based) if the prior draws it (``k % every == 0``, ``every``:
+    ``EngineOptions.prior_design_every``, 0: never; ``k = 0``: the prior's mode), else None (a
+    Sobol point). None too when every draw repeats a config of ``X_avoid: (m, d)``."""
+    if not every or k % every:
         return None
     density = PriorDensity(prior, space)
     rng = np.random.default_rng([seed, k, 7])

@@ -478,12 +478,13 @@ class GPSearch(Searcher):
             return fill_point(space, given, rng), "given", given
         if not design_finished(self._state.n_done, self._design_size):
             k = sum(r.origin == "design" for r in self._state.records.values())
-            x = None if self._prior is None else design_point(self._prior, space, seed, k, X_all)
+            x = None if self._prior is None else design_point(
+                self._prior, space, seed, k, self._settings.engine.prior_design_every, X_all)
             if x is None:
                 return self._design.sobol_point(space, seed, X_all), "design", None
             return x, "design", self._prior_values  # decoded with the user's exact floats
-        weight = None if self._prior is None else log_weight(self._prior, space,
-                                                             self._state.n_finished)
+        weight = None if self._prior is None else log_weight(
+            self._prior, space, self._state.n_finished, self._settings.engine.prior_beta)
         x = propose(self._strategy(), self._state, space, self.mode, self._settings.acquisition,
                     seed=self._step_seed(), X_avoid=X_all, opts=self._settings.engine,
                     log_weight=weight)

@@ -19,7 +19,7 @@ from scipy import stats
 
 from raybo import GPSearch
 from raybo.acquisition import weighted
-from raybo.prior import PRIOR_BETA, PriorDensity, log_weight, parse_prior
+from raybo.prior import PriorDensity, log_weight, parse_prior
 from raybo.space import SearchSpace
 from raybo.step import acquisition_function
 
@@ -135,9 +135,10 @@ def test_the_weight_decays_as_beta_over_n():
     Xc = torch.tensor([[0.2], [0.9]], dtype=torch.float64)
     log_p = PriorDensity(prior, space).log_density(Xc)
     for n in (1, 5, 50):
-        torch.testing.assert_close(log_weight(prior, space, n)(Xc), PRIOR_BETA / n * log_p)
-    assert torch.equal(log_weight(prior, space, 0)(Xc), log_weight(prior, space, 1)(Xc))
-    gap = [float(w[0] - w[1]) for w in (log_weight(prior, space, n)(Xc) for n in (10, 100))]
+        torch.testing.assert_close(log_weight(prior, space, n, 10.0)(Xc), 10.0 / n * log_p)
+    assert torch.equal(log_weight(prior, space, 0, 10.0)(Xc), log_weight(prior, space, 1, 10.0)(Xc))
+    gap = [float(w[0] - w[1]) for w in (log_weight(prior, space, n, 10.0)(Xc)
+                                        for n in (10, 100))]
     assert math.isclose(gap[0], 10 * gap[1])
 
 
