@@ -37,6 +37,7 @@ from scipy.stats import truncnorm
 from raybo.params import CAT, FLOAT, INT, Param, encode_value, int_edges
 from raybo.space import SearchSpace
 from raybo.state import is_known
+from raybo.surrogate import DTYPE
 
 CONFIDENCES = ("low", "medium", "high")
 # Standard deviation of a numeric belief in unit-cube coordinates (the column's whole range is
@@ -178,34 +179,38 @@ class PriorDensity:
 
     def __init__(self, prior: Prior, space: SearchSpace):
         self.prior, self.space = prior, space
-        self._float: list[tuple[int, float, float, float]] = []  # (j, centre, sigma, log Z)
-        self._cells: list[tuple[int, np.ndarray, np.ndarray]] = []  # (j, edges, log p per cell)
+        floats, self._cells = [], []  # cells: (j, inner edges, log p per cell) per column
         for b in prior.beliefs:
             p = space.params[b.column]
             if p.kind == FLOAT:
                 s = CONFIDENCE_SIGMA[b.confidence]
                 z = float(ndtr((1 - b.centre) / s) - ndtr(-b.centre / s))
-                self._float.append((b.column, b.centre, s, math.log(z)))
+                floats.append((b.column, b.centre, s, math.log(s * math.sqrt(2 * math.pi) * z)))
             else:
                 edges = cell_edges(p)
-                mass = cell_mass(p, b, edges)
-                self._cells.append((b.column, edges, np.log(mass / np.diff(edges))))
+                logp = np.log(cell_mass(p, b, edges) / np.diff(edges))
+                self._cells.append((b.column, torch.as_tensor(edges[1:-1], dtype=DTYPE),
+                                    torch.as_tensor(logp, dtype=DTYPE)))
+        # the float columns at once: (k,) columns, centres, widths, log normalizers
+        f = np.array(floats, dtype=float).reshape(-1, 4)
+        self._fj = torch.as_tensor(f[:, 0].astype(int))
+        self._fc, self._fs, self._fk = (torch.as_tensor(f[:, i], dtype=DTYPE) for i in (1, 2, 3))
 
     def log_density(self, Xc: torch.Tensor) -> torch.Tensor:
         """``log pi(Xc)``: ``(b,)`` for ``Xc: (b, d)``, differentiable in the float columns."""
         X = Xc.clamp(0.0, 1.0)
-        terms = torch.zeros_like(X)
-        for j, c, s, log_z in self._float:
-            u = (X[:, j] - c) / s
-            terms[:, j] = -0.5 * u * u - math.log(s * math.sqrt(2 * math.pi)) - log_z
-        for j, edges, logp in self._cells:
-            inner = torch.as_tensor(edges[1:-1], dtype=X.dtype)
-            cell = torch.searchsorted(inner, X[:, j].detach().contiguous(), right=True)
-            terms[:, j] = torch.as_tensor(logp, dtype=X.dtype)[cell]
+        active = None
         if self.space.conditional:
-            active = torch.as_tensor(self.space.active(X.detach().numpy()))
-            terms = torch.where(active, terms, torch.zeros_like(terms))
-        return terms.sum(-1)
+            active = torch.as_tensor(self.space.active(X.detach().numpy()), dtype=X.dtype)
+        u = (X[:, self._fj] - self._fc) / self._fs
+        terms = -0.5 * u * u - self._fk
+        if active is not None:
+            terms = terms * active[:, self._fj]
+        out = terms.sum(-1)
+        for j, inner, logp in self._cells:
+            t = logp[torch.searchsorted(inner, X[:, j].detach().contiguous(), right=True)]
+            out = out + (t if active is None else t * active[:, j])
+        return out
 
     def mode(self, base: np.ndarray) -> np.ndarray:
         """``base: (d,)`` with every believed column at its believed value, snapped."""
