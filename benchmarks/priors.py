@@ -246,6 +246,35 @@ def report(records: list[dict], costs: list[dict] = ()) -> str:
     return "\n".join(lines)
 
 
+def plot(records: list[dict], path: Path) -> Path:
+    """Median best-so-far regret against evaluations, one panel per problem, prior arms above
+    and warm-start arms below (``prior.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(PROBLEM_NAMES), figsize=(4 * len(PROBLEM_NAMES), 7))
+    for row, (arms, suffix) in enumerate(((list(PRIOR_ARMS), ""), (list(WARM_ARMS), "~related"))):
+        for ax, name in zip(axes[row], PROBLEM_NAMES):
+            for arm in arms:
+                runs = [r for r in records if r["problem"] == name + suffix and r["arm"] == arm]
+                if not runs:
+                    continue
+                n = min(len(r["best_regret"]) for r in runs)
+                med = np.median(np.array([r["best_regret"][:n] for r in runs]), axis=0)
+                ax.plot(np.arange(1, n + 1), np.maximum(med, 1e-8), label=arm)
+            ax.set_yscale("log")
+            ax.set_title(name + suffix)
+            ax.set_xlabel("evaluations")
+        axes[row][0].set_ylabel("median best regret")
+        axes[row][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=OUT)
@@ -283,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
         cost_file.write_text(json.dumps(rows, indent=1) + "\n")
     costs = json.loads(cost_file.read_text()) if cost_file.exists() else []
     (Path(args.out) / "results.md").write_text(report(store.records(), costs) + "\n")
+    plot(store.records(), Path(args.out) / "prior.png")
 
 
 if __name__ == "__main__":

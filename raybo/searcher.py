@@ -248,9 +248,9 @@ class GPSearch(Searcher):
                              f"(got {mode!r})")
         trials = past_trials(source, metric)
         if use == "prior":
+            self._prior_confidence = _checked_prior(
+                {}, confidence or self._prior_confidence, self._settings.acquisition)[1]
             self._prior_values = merge_prior(self._prior_values, best_config(trials, mode))
-            if confidence is not None:
-                self._prior_confidence = _checked_prior({}, confidence, "logei")[1]
             if self._space is not None:
                 self._prior = parse_prior(self._space, self._prior_values,
                                           self._prior_confidence)

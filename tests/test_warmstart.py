@@ -124,6 +124,9 @@ def test_bad_warm_starts(kwargs, message):
         GPSearch(SPACE).warm_start_from(earlier(3))
     with pytest.raises(ValueError, match="cannot read trials from a int"):
         s.warm_start_from(3)
+    with pytest.raises(ValueError, match="use acquisition 'logei'"):
+        GPSearch(SPACE, metric="loss", mode="min", acquisition="ucb").warm_start_from(
+            earlier(3), use="prior")
 
 
 @pytest.mark.ray
