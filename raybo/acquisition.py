@@ -72,3 +72,12 @@ def ucb(mean: torch.Tensor, var: torch.Tensor, best: torch.Tensor) -> torch.Tens
 
 
 ACQUISITIONS = {"logei": log_ei, "ei": ei, "pi": pi, "ucb": ucb}
+LOG_SPACE = {"logei"}  # acquisitions returned as logarithms
+# A weight multiplies a positive acquisition; UCB's lower bound may be negative.
+WEIGHTABLE = ("logei", "ei", "pi")
+
+
+def weighted(value: torch.Tensor, log_weight: torch.Tensor, log_space: bool) -> torch.Tensor:
+    """An acquisition ``value: (b,)`` times a weight ``w: (b,) > 0`` given as ``log w`` (piBO's
+    prior weight ``pi(x) ** (beta / n)``): in log space (log-EI) a sum, else a product."""
+    return value + log_weight if log_space else value * torch.exp(log_weight)

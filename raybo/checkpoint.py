@@ -1,18 +1,23 @@
 """GPSearch's saved state: one versioned plain-data dict, and the migration of older versions.
 
-Version 3 (current)::
+Version 4 (current)::
 
-    {"format": "raybo.GPSearch", "version": 3,
+    {"format": "raybo.GPSearch", "version": 4,
      "settings": Settings.to_dict(),          # metric, mode, seed, engine... (settings.py)
      "space": SearchSpace.to_dict() | None,   # raybo's own description, no Tune class (space.py)
      "design": InitialDesign.to_dict(),       # user points left, Sobol position (design.py)
      "n_evaluated": int,                      # known points added so far (their record ids)
-     "trials": TrialState.to_dict()}          # one record per trial id (state.py)
+     "trials": TrialState.to_dict(),          # one record per trial id (state.py)
+     "prior": {"values": ..., "confidence": ...} | None,   # the user's prior (prior.py)
+     "warm_data": [[config, value], ...]}     # earlier trials waiting for the space (warmstart.py)
 
 The dict shares no container with the live searcher (``plain_copy``), and pickles without any of
 Ray's classes, so a checkpoint survives Ray renaming or moving its domain classes. Values the user
 put in the space (constants, category values such as ``torch.nn.ReLU``) are kept as they are.
 Every key is required: a state missing one is refused instead of being read with a default.
+
+Version 3 (raybo before user priors and warm starts) had no ``prior`` and ``warm_data``: it loads
+with neither.
 
 Version 2 (raybo before multi-fidelity search) had the same keys, settings without
 ``resource_attr``/``max_resource`` and trial records without ``reports``. It loads with
@@ -35,9 +40,10 @@ from raybo.space import SearchSpace
 from raybo.state import RECORD_KEYS
 
 STATE_FORMAT = "raybo.GPSearch"
-STATE_VERSION = 3
+STATE_VERSION = 4
 KEYS_V2 = {"format", "version", "settings", "space", "design", "n_evaluated", "trials"}
 KEYS_V3 = KEYS_V2
+KEYS_V4 = KEYS_V3 | {"prior", "warm_data"}
 SETTINGS_V2 = {"seed", "metric", "mode", "acquisition", "n_initial", "max_concurrent", "budget",
                "engine"}
 KEYS_V1 = {"format", "version", "space", "metric", "mode", "acquisition", "n_initial", "seed",
@@ -65,26 +71,29 @@ def check_state(state: Any) -> dict[str, Any]:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"not a GPSearch state: format={found!r}")
     version = state.get("version")
-    if version not in (1, 2, STATE_VERSION):
+    if version not in (1, 2, 3, STATE_VERSION):
         raise ValueError(f"not a GPSearch state of version 1 to {STATE_VERSION}: "
                          f"version={version!r} (saved by a newer raybo?)")
     if version == 1:
         state = migrate_v1(state)
     if state["version"] == 2:
         state = migrate_v2(state)
-    _check_keys(state, KEYS_V3, set(), STATE_VERSION)
+    if state["version"] == 3:
+        _check_keys(state, KEYS_V3, set(), 3)
+        state = {**state, "version": STATE_VERSION, "prior": None, "warm_data": []}
+    _check_keys(state, KEYS_V4, set(), STATE_VERSION)
     return state
 
 
 def migrate_v2(state: dict[str, Any]) -> dict[str, Any]:
-    """A version-2 state -> version 3: intermediate results stay ignored (module docstring);
-    the trial records are read by ``TrialState`` in their own version."""
+    """A version-2 state -> version 3 (then 4): intermediate results stay ignored (module
+    docstring); the trial records are read by ``TrialState`` in their own version."""
     _check_keys(state, KEYS_V2, set(), 2)
     settings = state["settings"]
     if isinstance(settings, dict) and set(settings) == SETTINGS_V2:
         settings = {**settings, "resource_attr": None, "max_resource": None}
     # (other settings are left for Settings.from_dict to refuse, naming the keys)
-    return {**state, "version": STATE_VERSION, "settings": settings}
+    return {**state, "version": 3, "settings": settings}
 
 
 def migrate_v1(state: dict[str, Any]) -> dict[str, Any]:

@@ -76,6 +76,14 @@ class EngineOptions:
     # posterior mean at an observed point (plug-in EI), robust when the objective is noisy.
     incumbent: str = "observed"
 
+    # -- user prior (prior.py) -------------------------------------------------------------
+    # piBO's beta: the acquisition is weighted by the prior density to the power beta / n after
+    # n finished trials (Hvarfner et al. 2022 use beta = 10; SMAC3 a tenth of the budget).
+    prior_beta: float = 10.0
+    # With a prior, design points 0, k, 2k, ... are drawn from it (0: its mode), the rest Sobol;
+    # 0: the design ignores the prior. (benchmarks/README.md, "Priors and warm starts")
+    prior_design_every: int = 2
+
     # -- acquisition optimizer (optimize.py) ------------------------------------------------
     n_sobol: int = 1024  # raw candidates: enough to seed restarts in d <= 20
     n_around_best: int = 128  # perturbations of the best observed points (BoTorch)
@@ -130,7 +138,8 @@ class EngineOptions:
 _BEFORE_IT_EXISTED = {"divergence_ratio": 0.0}
 _MAY_BE_ZERO = {"refit_growth", "refit_always", "n_around_best", "n_global_in_subset",
                 "around_best_std", "min_pending_distance", "cat_lengthscale_prior",
-                "max_fantasized", "winsorize", "divergence_ratio"}
+                "max_fantasized", "winsorize", "divergence_ratio", "prior_beta",
+                "prior_design_every"}
 _CHOICES = {"start_selection": ("top", "roulette"), "lengthscale_prior": ("dim_scaled", "bowl"),
             "output_warp": ("yeo_johnson", "none"), "pending_mode": ("fantasies", "believer"),
             "incumbent": ("observed", "posterior_mean")}

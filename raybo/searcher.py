@@ -54,12 +54,14 @@ from raybo.design import (
 )
 from raybo.metric import MetricReader, as_float
 from raybo.options import EngineOptions
+from raybo.prior import Prior, check_confidence, design_point, log_weight, parse_prior
 from raybo.settings import Settings, check_positive_int
 from raybo.space import SearchSpace
 from raybo.state import TrialState
 from raybo.step import propose
 from raybo.strategies import Strategy, choose, create
 from raybo.strategies.plain import loo_diagnostics
+from raybo.warmstart import USES, best_config, class_or_instance, merge_prior, past_trials
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,15 @@ class GPSearch(Searcher):
             are ignored and a trial's last result is its value, as if it had run to the end.
         max_resource: The final fidelity (the scheduler's ``max_t``); default: the highest
             level any trial has reported.
+        prior: Believed-best values of some or all parameters (nested or '/'-flattened keys;
+            for a conditional space, values inside the believed option). The acquisition is
+            weighted by this belief's density to the power ``beta / n`` after ``n`` finished
+            trials (piBO), and every other design point is drawn from it, the first being the
+            believed configuration (``raybo/prior.py``). Not with ``acquisition="ucb"``.
+        prior_confidence: ``"low"``, ``"medium"`` or ``"high"`` (the belief's width: a normal
+            of standard deviation 0.5, 0.25 or 0.1 of the parameter's searched range, or for a
+            choice a weight of 2, 4 or 8 on the believed option against 1 on each other), or a
+            dict of them per key of ``prior`` (keys not given: "medium").
     """
 
     def __init__(
@@ -113,6 +124,8 @@ class GPSearch(Searcher):
         engine: EngineOptions | None = None,
         resource_attr: str | None = "training_iteration",
         max_resource: float | None = None,
+        prior: dict[str, Any] | None = None,
+        prior_confidence: str | dict[str, Any] = "medium",
     ):
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
@@ -121,6 +134,10 @@ class GPSearch(Searcher):
                                   engine=engine or EngineOptions(),
                                   resource_attr=resource_attr, max_resource=max_resource)
         self._design = InitialDesign.create(points_to_evaluate, evaluated_rewards)
+        self._prior_values, self._prior_confidence = _checked_prior(prior, prior_confidence,
+                                                                    acquisition)
+        self._prior: Prior | None = None  # parsed once the space is known
+        self._warm_data: list[list[Any]] = []  # earlier trials waiting for the space
         super().__init__(metric=metric, mode=mode)
         self._state = TrialState()
         self._n_evaluated = 0
@@ -202,6 +219,47 @@ class GPSearch(Searcher):
                             intermediate_values: list[float] | None = None) -> None:
         self._observe(self._require_ready(), parameters, None if error else value)
 
+    def add_evaluated_trials(self, trials_or_analysis: Any, metric: str) -> None:
+        """Earlier trials (any form ``warm_start_from`` reads) as observations."""
+        self.warm_start_from(trials_or_analysis, use="data", metric=metric)
+
+    @class_or_instance
+    def warm_start_from(cls, self: GPSearch | None, source: Any, *, use: str = "data",
+                        metric: str | None = None, mode: str | None = None,
+                        confidence: str | dict[str, Any] | None = None,
+                        **kwargs: Any) -> GPSearch:
+        """Start from an earlier experiment (``raybo/warmstart.py``: an ``ExperimentAnalysis``,
+        a ``ResultGrid``, a Tune experiment or ``raybo tune`` run directory, or a list of
+        results). ``use="data"`` (same task): its finished trials become observations, failures
+        included. ``use="prior"`` (a related task): its best configuration becomes the prior's
+        centre, at ``confidence`` (default the searcher's ``prior_confidence``); the user's own
+        ``prior`` wins where both name a parameter. ``metric``/``mode``: the earlier run's
+        (default this searcher's). On the class, ``GPSearch.warm_start_from(source, metric=...,
+        mode=..., **kwargs)`` builds ``GPSearch(metric=metric, mode=mode, **kwargs)`` first.
+        Returns the searcher."""
+        if self is None:
+            self = cls(metric=metric, mode=mode, **kwargs)
+        elif kwargs:
+            raise TypeError(f"warm_start_from got unexpected arguments {sorted(kwargs)}")
+        metric, mode = metric or self.metric, mode or self.mode
+        if use not in USES or not metric or (use == "prior" and mode not in ("min", "max")):
+            raise ValueError(f"warm_start_from needs use in {USES} (got {use!r}), a metric "
+                             f"(got {metric!r}) and, for use='prior', mode 'min' or 'max' "
+                             f"(got {mode!r})")
+        trials = past_trials(source, metric)
+        if use == "prior":
+            self._prior_confidence = _checked_prior(
+                {}, confidence or self._prior_confidence, self._settings.acquisition)[1]
+            self._prior_values = merge_prior(self._prior_values, best_config(trials, mode))
+            if self._space is not None:
+                self._prior = parse_prior(self._space, self._prior_values,
+                                          self._prior_confidence)
+        elif self._space is None:
+            self._warm_data += [[config, value] for config, value in trials]
+        else:
+            self._observe_warm(self._space, trials)
+        return self
+
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:
             pickle.dump(self.get_state(), f)
@@ -219,6 +277,9 @@ class GPSearch(Searcher):
             "space": None if self._space is None else self._space.to_dict(),
             "design": self._design.to_dict(), "n_evaluated": self._n_evaluated,
             "trials": self._state.to_dict(),
+            "prior": None if self._prior_values is None else {
+                "values": self._prior_values, "confidence": self._prior_confidence},
+            "warm_data": self._warm_data,
         })
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -234,6 +295,11 @@ class GPSearch(Searcher):
             raise ValueError(f"GPSearch state: trial encodings do not have the space's "
                              f"{space.dim} columns; the state is corrupt")
         self._settings, self._space, self._design = settings, space, design
+        prior = state["prior"] or {"values": None, "confidence": "medium"}
+        self._prior_values, self._prior_confidence = prior["values"], prior["confidence"]
+        self._prior = None if space is None or prior["values"] is None else parse_prior(
+            space, prior["values"], prior["confidence"])
+        self._warm_data = list(state["warm_data"])
         self._n_evaluated, self._state = int(state["n_evaluated"]), trials
         self._restored.on_restore(trials.pending_ids, list(trials.records))
         self._strategies = {}  # refitted lazily at the next suggest
@@ -250,6 +316,8 @@ class GPSearch(Searcher):
                  **{k: v for k, v in d.items() if k not in MetricReader.OLD_ATTRIBUTES}}
         if "_settings" in d and "_space" in d:  # state version 2 or later, as an object
             d = {**d, "_settings": _current_engine(d["_settings"])}
+        d = {"_prior_values": None, "_prior_confidence": "medium", "_prior": None,
+             "_warm_data": [], **d}  # pickled before priors existed
         if "_strategies" in d:
             self.__dict__.update(d)
             return
@@ -345,7 +413,11 @@ class GPSearch(Searcher):
         # bad points fail here, before any trial runs, not when they are reached
         for i, point in enumerate(self._design.points):
             _check_point(space, point, f"points_to_evaluate[{i}]")
+        if self._prior_values is not None:
+            self._prior = parse_prior(space, self._prior_values, self._prior_confidence)
         self._space = space
+        self._observe_warm(space, [tuple(t) for t in self._warm_data])
+        self._warm_data = []
         for i, (point, reward) in enumerate(self._design.take_known_points()):
             try:  # known points become observations
                 self._observe(space, point, reward)
@@ -360,6 +432,21 @@ class GPSearch(Searcher):
         self._state.add_observation(f"__evaluated_{self._n_evaluated}",
                                     space.decode(x, exact=point), x, as_float(value))
         self._state_changed()
+
+    def _observe_warm(self, space: SearchSpace, trials: list[tuple[dict[str, Any], Any]]
+                      ) -> None:
+        """Earlier trials as observations; those whose config is not in ``space`` are skipped
+        with a warning."""
+        skipped = []
+        for config, value in trials:
+            try:
+                self._observe(space, config, value)
+            except ValueError as err:
+                skipped.append(str(err))
+        if skipped:
+            logger.warning("GPSearch warm start: %d of %d earlier trials are not in the search "
+                           "space and were skipped (first: %s)", len(skipped), len(trials),
+                           skipped[0])
 
     def _require_ready(self) -> SearchSpace:
         if self._space is None:
@@ -383,7 +470,8 @@ class GPSearch(Searcher):
     def _next_point(self, space: SearchSpace
                     ) -> tuple[np.ndarray, str, dict[str, Any] | None]:
         """``(x, origin, given)``: the ``(d,)`` encoding of the next config, where it came from,
-        and the user's point it fills in (None unless ``origin == "given"``)."""
+        and the user's point it fills in (``origin == "given"``) or the prior of a design point
+        drawn from it (whose exact floats the config keeps), else None."""
         X_all = self._all_x(space)
         seed = self._settings.seed
         given = self._design.next_point()
@@ -391,9 +479,17 @@ class GPSearch(Searcher):
             rng = np.random.default_rng([seed, len(self._state.records)])
             return fill_point(space, given, rng), "given", given
         if not design_finished(self._state.n_done, self._design_size):
-            return self._design.sobol_point(space, seed, X_all), "design", None
+            k = sum(r.origin == "design" for r in self._state.records.values())
+            x = None if self._prior is None else design_point(
+                self._prior, space, seed, k, self._settings.engine.prior_design_every, X_all)
+            if x is None:
+                return self._design.sobol_point(space, seed, X_all), "design", None
+            return x, "design", self._prior_values  # decoded with the user's exact floats
+        weight = None if self._prior is None else log_weight(
+            self._prior, space, self._state.n_finished, self._settings.engine.prior_beta)
         x = propose(self._strategy(), self._state, space, self.mode, self._settings.acquisition,
-                    seed=self._step_seed(), X_avoid=X_all, opts=self._settings.engine)
+                    seed=self._step_seed(), X_avoid=X_all, opts=self._settings.engine,
+                    log_weight=weight)
         if x is None:  # no GP could be fitted (warned), or a repeat: a quasi-random point
             return self._design.sobol_point(space, seed, X_all), "fallback", None
         return x, "gp", None
@@ -434,6 +530,18 @@ def _current_engine(settings: Settings) -> Settings:
     rebuilt so that each missing option keeps the behaviour that raybo had."""
     engine = vars(settings)["engine"]
     return replace(settings, engine=EngineOptions.from_dict(dict(vars(engine))))
+
+
+def _checked_prior(prior: Any, confidence: Any, acquisition: str) -> tuple[Any, Any]:
+    """``(prior, prior_confidence)`` checked as far as they can be without the space."""
+    if prior is not None and not isinstance(prior, dict):
+        raise ValueError(f"prior must be a dict of believed-best values, e.g. {{'lr': 1e-3}}; "
+                         f"got {type(prior).__name__}")
+    check_confidence(confidence)
+    if prior is not None and acquisition == "ucb":
+        raise ValueError("prior weights the acquisition by a density (piBO), which needs a "
+                         "positive acquisition: use acquisition 'logei', 'ei' or 'pi'")
+    return prior, confidence
 
 
 def _check_point(space: SearchSpace, point: dict[str, Any], what: str) -> None:

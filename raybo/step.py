@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from raybo.acquisition import ACQUISITIONS
+from raybo.acquisition import ACQUISITIONS, LOG_SPACE, weighted
 from raybo.fantasies import base_samples
 from raybo.optimize import Domain, maximize
 from raybo.options import EngineOptions
@@ -34,21 +34,24 @@ from raybo.state import TrialState, is_known
 from raybo.strategies.base import Predictive, Strategy
 from raybo.surrogate import DTYPE, FitError
 
+LogWeight = Callable[[torch.Tensor], torch.Tensor]  # Xc: (b, d) -> log of a weight, (b,)
+
 
 def propose(strategy: Strategy, state: TrialState, space: SearchSpace, mode: str,
-            acquisition: str, seed: int, X_avoid: np.ndarray, opts: EngineOptions
-            ) -> np.ndarray | None:
+            acquisition: str, seed: int, X_avoid: np.ndarray, opts: EngineOptions,
+            log_weight: LogWeight | None = None) -> np.ndarray | None:
     """Next point ``x: (d,)`` maximizing the acquisition averaged over fantasies of the pending
     trials, or None if no model could be fitted (warned) or the point would repeat a config
     (the caller then uses a quasi-random point). ``X_avoid: (k, d)``: configurations already
-    tried or pending."""
+    tried or pending. ``log_weight``: a weight on the acquisition (``acquisition_function``)."""
     with single_threaded():
-        return _propose(strategy, state, space, mode, acquisition, seed, X_avoid, opts)
+        return _propose(strategy, state, space, mode, acquisition, seed, X_avoid, opts,
+                        log_weight)
 
 
 def _propose(strategy: Strategy, state: TrialState, space: SearchSpace, mode: str,
-             acquisition: str, seed: int, X_avoid: np.ndarray, opts: EngineOptions
-             ) -> np.ndarray | None:
+             acquisition: str, seed: int, X_avoid: np.ndarray, opts: EngineOptions,
+             log_weight: LogWeight | None) -> np.ndarray | None:
     data = strategy.training_data(state, space, mode, seed, opts)
     cache = strategy.cache
     refit = cache.needs_refit(data.n_rows, opts)
@@ -62,7 +65,7 @@ def _propose(strategy: Strategy, state: TrialState, space: SearchSpace, mode: st
         return None
     cache.remember(model, refit, data.n_rows)
     x = maximize_acquisition(post, acquisition, space, seed, X_best, X_avoid, data.X_pending,
-                             opts)
+                             opts, log_weight)
     if space.conditional:
         # The optimizer leaves stale values in inactive columns, so its check against
         # X_avoid can miss a config already tried: compare the canonical (snapped) encoding.
@@ -96,25 +99,34 @@ def single_threaded() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def acquisition_function(post: Predictive, acquisition: str
+def acquisition_function(post: Predictive, acquisition: str,
+                         log_weight: LogWeight | None = None
                          ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``f(Xc: (b, d)) -> (b,)``: the named acquisition (``acquisition.ACQUISITIONS``) of
-    ``post``'s mean and variance, averaged over the fantasies. Wrappers compose here."""
+    ``post``'s mean and variance, averaged over the fantasies. Wrappers compose here:
+    ``log_weight(Xc) -> (b,)`` weights it (a user prior's piBO weight, ``prior.log_weight``)."""
     acq = ACQUISITIONS[acquisition]
 
     def f(Xc: torch.Tensor) -> torch.Tensor:
         mean, var = post.predict(Xc)
         return acq(mean, var, post.best)
 
-    return f
+    if log_weight is None:
+        return f
+
+    def f_weighted(Xc: torch.Tensor) -> torch.Tensor:
+        return weighted(f(Xc), log_weight(Xc), acquisition in LOG_SPACE)
+
+    return f_weighted
 
 
 def maximize_acquisition(post: Predictive, acquisition: str, space: SearchSpace, seed: int,
                          X_best: np.ndarray, X_avoid: np.ndarray, X_pending: np.ndarray,
-                         opts: EngineOptions) -> np.ndarray:
-    """The point ``(d,)`` maximizing ``acquisition`` of ``post`` (``optimize.maximize``);
-    conditional spaces let the optimizer choose branches."""
-    return maximize(acquisition_function(post, acquisition), domain(space), seed,
+                         opts: EngineOptions, log_weight: LogWeight | None = None
+                         ) -> np.ndarray:
+    """The point ``(d,)`` maximizing ``acquisition`` of ``post`` (``optimize.maximize``),
+    weighted by ``log_weight`` if given; conditional spaces let the optimizer choose branches."""
+    return maximize(acquisition_function(post, acquisition, log_weight), domain(space), seed,
                     X_best=X_best, X_avoid=X_avoid, X_pending=X_pending, opts=opts)
 
 

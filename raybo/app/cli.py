@@ -12,6 +12,7 @@ Python) in ``tuning.py``; the end-of-run text and files in ``report.py``, progre
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run directory, new or empty (default: a new "
                    "raybo_out/ARCH-SEARCHER-TIMESTAMP)")
     _data_options(p)
+    _prior_options(p)
     _common_options(p)
 
     r = sub.add_parser("resume", help="finish an interrupted `raybo tune` run",
@@ -196,6 +198,35 @@ def data_spec(args: argparse.Namespace) -> dict[str, Any] | None:
     return spec
 
 
+def _prior_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prior", action="append", default=None, metavar="KEY=VALUE",
+                   help="believed-best value of a parameter, e.g. optim.lr=1e-3 (repeat for "
+                   "more; keys as in best_config.json, levels joined by '.')")
+    p.add_argument("--prior-confidence", choices=("low", "medium", "high"), default="medium",
+                   help="how sure the --prior values are (default medium)")
+    p.add_argument("--warm-start", default=None, metavar="RUN_DIR",
+                   help="start from the finished trials of an earlier `raybo tune` run of the "
+                   "same architecture, as observations")
+
+
+def parse_prior(items: list[str] | None) -> dict[str, object] | None:
+    """``["optim.lr=1e-3", "act=relu"]`` -> ``{"optim/lr": 0.001, "act": "relu"}`` (values read
+    as JSON where they parse, else kept as text); ValueError naming ``--prior``."""
+    if not items:
+        return None
+    prior: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--prior {item!r}: expected KEY=VALUE, e.g. optim.lr=1e-3")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        prior[key.strip().replace(".", "/")] = value
+    return prior
+
+
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs when starting Ray locally")
     p.add_argument("--verbose", type=int, nargs="?", const=1, default=0, choices=(0, 1, 2),
@@ -234,6 +265,15 @@ def validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error(f"--metric {args.metric!r}: {args.arch} reports {', '.join(valid)}")
     if args.compare_random and args.searcher != "gp":
         parser.error("--compare-random runs random search beside GP; drop --searcher random")
+    if (args.prior or args.warm_start) and args.searcher != "gp":
+        parser.error("--prior and --warm-start guide GP search; drop --searcher random")
+    try:
+        args.prior = parse_prior(args.prior)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.warm_start and not (Path(args.warm_start) / "trials.json").is_file():
+        parser.error(f"--warm-start {args.warm_start}: not a finished raybo run directory "
+                     "(no trials.json)")
     args.mode = args.mode or METRICS[args.metric]
 
 

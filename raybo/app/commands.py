@@ -40,11 +40,13 @@ EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
 RESOURCE_OPTIONS = {"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"}
 # Options of `raybo tune` stored in run.json and passed back to run_tuning on resume.
 TUNE_OPTIONS = ("arch", "trials", "concurrent", "epochs", "cpus_per_trial", "gpus_per_trial",
-                "acquisition", "metric", "mode", "seed", "asha", "max_failures")
+                "acquisition", "metric", "mode", "seed", "asha", "max_failures", "prior",
+                "prior_confidence", "warm_start")
 
 
 # ------------------------------------------------------------------ raybo tune / resume
 def plan_tune(args: argparse.Namespace) -> Callable[[], int]:
+    _check_prior(args)
     searchers = ["gp", "random"] if args.compare_random else [args.searcher]
     if args.storage is not None:  # before the run directory exists: nothing to clean up
         check_storage(args.storage, "--storage")
@@ -66,6 +68,20 @@ def plan_tune(args: argparse.Namespace) -> Callable[[], int]:
     write_run_file(run_dir, info)
     return lambda: _tune(run_dir, info, resume=False, verbose=args.verbose,
                          num_cpus=args.num_cpus, created=created)
+
+
+def _check_prior(args: argparse.Namespace) -> None:
+    """``--prior`` values against the architecture's space, before anything starts."""
+    if not args.prior:
+        return
+    from raybo.prior import parse_prior
+    from raybo.space import SearchSpace
+    from trainables import default_space
+
+    try:
+        parse_prior(SearchSpace(default_space(args.arch)), args.prior, args.prior_confidence)
+    except ValueError as err:
+        raise ValueError(f"--prior: {err}") from None
 
 
 def plan_resume(args: argparse.Namespace) -> Callable[[], int]:

@@ -59,6 +59,9 @@ def run_tuning(
     label: str = "",
     resume: str | None = None,
     option_names: dict[str, str] | None = None,
+    prior: dict[str, Any] | None = None,
+    prior_confidence: str = "medium",
+    warm_start: str | None = None,
 ) -> TuningRun:
     """Tune ``arch`` on its default space with GP (or random) search; connects to Ray if needed.
 
@@ -70,7 +73,9 @@ def run_tuning(
     of starting one (the other arguments must match the original run's). ``storage``: a local
     path (resolved) or a URI Tune's storage accepts (``s3://``, ``gs://``, ``file://``...),
     passed through unchanged. ``option_names``: names for errors about the per-trial request,
-    ``{"CPU": ..., "GPU": ...}`` (the CLI passes its option names).
+    ``{"CPU": ..., "GPU": ...}`` (the CLI passes its option names). ``prior``,
+    ``prior_confidence``: GPSearch's (believed-best values); ``warm_start``: an earlier run
+    directory of the same architecture whose finished trials GP search starts from.
     """
     import ray
     from ray import tune
@@ -98,7 +103,10 @@ def run_tuning(
     trainable = with_resources(get_trainable(arch), cpus_per_trial, gpus_per_trial)
     space = default_space(arch, epochs=epochs, data=data, seed=seed)
     if searcher == "gp":
-        alg = GPSearch(acquisition=acquisition, seed=seed)
+        alg = GPSearch(acquisition=acquisition, seed=seed, prior=prior,
+                       prior_confidence=prior_confidence)
+        if warm_start and not resume:  # a resumed searcher has them in its checkpoint
+            alg.warm_start_from(warm_start, metric=metric, mode=mode)
         origin_of, limit = alg.trial_origin, concurrent  # GPSearch enforces the limit itself
     else:
         # A SearchAlgorithm ignores TuneConfig.max_concurrent_trials (Ray only wraps Searchers
