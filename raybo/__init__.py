@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["EngineOptions", "GPSearch", "__version__"]
+__all__ = ["EngineOptions", "GPSearch", "__version__", "pareto_front"]
 
 from raybo.options import EngineOptions  # plain dataclass, no heavy imports
 
 if TYPE_CHECKING:
+    from raybo.pareto import pareto_front
     from raybo.searcher import GPSearch
 
 
@@ -24,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from raybo.searcher import GPSearch
 
         return GPSearch
+    if name == "pareto_front":
+        from raybo.pareto import pareto_front
+
+        return pareto_front
     raise AttributeError(f"module 'raybo' has no attribute {name!r}")

@@ -50,9 +50,62 @@ def log_h(u: torch.Tensor) -> torch.Tensor:
 
 
 def log_ei(mean: torch.Tensor, var: torch.Tensor, best: torch.Tensor) -> torch.Tensor:
+    return log_mean_over_fantasies(log_ei_each(mean, var, best))
+
+
+def log_ei_each(mean: torch.Tensor, var: torch.Tensor, best: torch.Tensor) -> torch.Tensor:
+    """log-EI per fantasy, ``(m, b)``."""
     std, z = _std_and_z(mean, var, best)
-    per_fantasy = log_h(z) + torch.log(std)
+    return log_h(z) + torch.log(std)
+
+
+def log_mean_over_fantasies(per_fantasy: torch.Tensor) -> torch.Tensor:
+    """``(m, b) -> (b,)``: log of the mean over fantasies of exp(per_fantasy)."""
     return torch.logsumexp(per_fantasy, dim=0) - math.log(per_fantasy.shape[0])
+
+
+# -- several outcomes: objectives j < k, constraint columns c, candidates b, fantasies m ----------
+BIG = 1e4  # stands in for an infinite cell bound on standardized targets (|z| < 100 in practice)
+
+
+def log_feasibility(mean: torch.Tensor, var: torch.Tensor, thresholds: torch.Tensor
+                    ) -> torch.Tensor:
+    """log P(every constraint holds) ``(m, b)`` for independent GPs per constraint: ``mean: (c,
+    m, b)``, ``var: (c, b)``, ``thresholds: (c,)`` (a constraint holds where its value is <=
+    its threshold). Multiplied into an acquisition (added in log space), as in constrained EI
+    (Gardner et al. 2014) and BoTorch's constrained log acquisitions."""
+    if mean.shape[0] == 0:
+        return torch.zeros(mean.shape[1:], dtype=mean.dtype)
+    std = var.clamp_min(1e-12).sqrt().unsqueeze(1)  # (c, 1, b)
+    return torch.special.log_ndtr((thresholds[:, None, None] - mean) / std).sum(0)
+
+
+def log_ehvi(mean: torch.Tensor, var: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor
+             ) -> torch.Tensor:
+    """log expected hypervolume improvement of one candidate, per fantasy ``(m, b)``.
+
+    ``mean: (k, m, b)``, ``var: (k, b)`` of independent GPs per objective (all minimized);
+    ``lower``/``upper: (m, C, k)`` the ``C`` boxes that partition the region dominating the
+    reference point but not dominated by fantasy ``i``'s Pareto front (BoTorch's box
+    decomposition; ``lower`` may be -inf; a box with ``lower == upper`` is padding).
+
+    With one candidate and independent objectives the improvement is a sum over boxes of a
+    product over objectives, and the expectation of each factor has a closed form: the exact
+    EHVI (Yang et al. 2019; BoTorch's analytic ``ExpectedHypervolumeImprovement``), here in
+    log space so that it stays finite and has a gradient far from the front (as log-EI):
+    ``E[(u - max(y, l))_+] = std * (h((u - mean) / std) - h((l - mean) / std))``, ``h`` EI's
+    standardized form."""
+    pad = (lower == upper).all(-1)  # (m, C)
+    lo = torch.where(torch.isfinite(lower), lower, torch.full_like(lower, -BIG))
+    up = torch.where(pad[..., None], lo + 1.0, upper)
+    std = var.clamp_min(1e-12).sqrt()  # (k, b)
+    mu = mean.permute(1, 2, 0)[:, :, None, :]  # (m, b, 1, k)
+    sd = std.T[None, :, None, :]  # (1, b, 1, k)
+    log_hu = log_h((up[:, None] - mu) / sd)  # (m, b, C, k)
+    log_hl = log_h((lo[:, None] - mu) / sd)
+    per_box = (torch.log(sd) + log_hu + _log1mexp((log_hl - log_hu).clamp_max(-1e-12))).sum(-1)
+    per_box = per_box + torch.where(pad, -math.inf, 0.0)[:, None, :]
+    return torch.logsumexp(per_box, dim=-1)
 
 
 def ei(mean: torch.Tensor, var: torch.Tensor, best: torch.Tensor) -> torch.Tensor:

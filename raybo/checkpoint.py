@@ -1,8 +1,8 @@
 """GPSearch's saved state: one versioned plain-data dict, and the migration of older versions.
 
-Version 3 (current)::
+Version 4 (current)::
 
-    {"format": "raybo.GPSearch", "version": 3,
+    {"format": "raybo.GPSearch", "version": 4,
      "settings": Settings.to_dict(),          # metric, mode, seed, engine... (settings.py)
      "space": SearchSpace.to_dict() | None,   # raybo's own description, no Tune class (space.py)
      "design": InitialDesign.to_dict(),       # user points left, Sobol position (design.py)
@@ -13,6 +13,9 @@ The dict shares no container with the live searcher (``plain_copy``), and pickle
 Ray's classes, so a checkpoint survives Ray renaming or moving its domain classes. Values the user
 put in the space (constants, category values such as ``torch.nn.ReLU``) are kept as they are.
 Every key is required: a state missing one is refused instead of being read with a default.
+
+Version 3 (raybo before several objectives and outcome constraints) had the same keys, settings
+without ``outcomes`` and trial records without ``outcomes``; it loads as a one-metric search.
 
 Version 2 (raybo before multi-fidelity search) had the same keys, settings without
 ``resource_attr``/``max_resource`` and trial records without ``reports``. It loads with
@@ -35,9 +38,9 @@ from raybo.space import SearchSpace
 from raybo.state import RECORD_KEYS
 
 STATE_FORMAT = "raybo.GPSearch"
-STATE_VERSION = 3
+STATE_VERSION = 4
 KEYS_V2 = {"format", "version", "settings", "space", "design", "n_evaluated", "trials"}
-KEYS_V3 = KEYS_V2
+KEYS_V3 = KEYS_V4 = KEYS_V2
 SETTINGS_V2 = {"seed", "metric", "mode", "acquisition", "n_initial", "max_concurrent", "budget",
                "engine"}
 KEYS_V1 = {"format", "version", "space", "metric", "mode", "acquisition", "n_initial", "seed",
@@ -65,15 +68,26 @@ def check_state(state: Any) -> dict[str, Any]:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"not a GPSearch state: format={found!r}")
     version = state.get("version")
-    if version not in (1, 2, STATE_VERSION):
+    if version not in (1, 2, 3, STATE_VERSION):
         raise ValueError(f"not a GPSearch state of version 1 to {STATE_VERSION}: "
                          f"version={version!r} (saved by a newer raybo?)")
     if version == 1:
         state = migrate_v1(state)
     if state["version"] == 2:
         state = migrate_v2(state)
-    _check_keys(state, KEYS_V3, set(), STATE_VERSION)
+    if state["version"] == 3:
+        state = migrate_v3(state)
+    _check_keys(state, KEYS_V4, set(), STATE_VERSION)
     return state
+
+
+def migrate_v3(state: dict[str, Any]) -> dict[str, Any]:
+    """A version-3 state -> version 4: a one-metric search (``outcomes`` None)."""
+    _check_keys(state, KEYS_V3, set(), 3)
+    settings = state["settings"]
+    if isinstance(settings, dict) and "outcomes" not in settings:
+        settings = {**settings, "outcomes": None}
+    return {**state, "version": STATE_VERSION, "settings": settings}
 
 
 def migrate_v2(state: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +98,7 @@ def migrate_v2(state: dict[str, Any]) -> dict[str, Any]:
     if isinstance(settings, dict) and set(settings) == SETTINGS_V2:
         settings = {**settings, "resource_attr": None, "max_resource": None}
     # (other settings are left for Settings.from_dict to refuse, naming the keys)
-    return {**state, "version": STATE_VERSION, "settings": settings}
+    return {**state, "version": 3, "settings": settings}
 
 
 def migrate_v1(state: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,8 @@ from raybo.design import (
 )
 from raybo.metric import MetricReader, as_float
 from raybo.options import EngineOptions
+from raybo.outcomes import first, outcomes_from
+from raybo.pareto import searcher_front
 from raybo.settings import Settings, check_positive_int
 from raybo.space import SearchSpace
 from raybo.state import TrialState
@@ -96,6 +98,13 @@ class GPSearch(Searcher):
             are ignored and a trial's last result is its value, as if it had run to the end.
         max_resource: The final fidelity (the scheduler's ``max_t``); default: the highest
             level any trial has reported.
+        outcome_constraints: Limits on other metrics, Ax's strings such as
+            ``["peak_memory_mb <= 512"]``. With a list of metrics (and one mode each) the search
+            is multi-objective (log expected hypervolume improvement); with constraints it
+            multiplies in the probability that they hold (``strategies/multi.py``). Every result
+            must then carry every metric, or its trial counts as failed.
+        reference_point: ``{objective: value}``, the worst values that still count for the
+            hypervolume; objectives left out are inferred from the Pareto front (logged).
     """
 
     def __init__(
@@ -113,13 +122,18 @@ class GPSearch(Searcher):
         engine: EngineOptions | None = None,
         resource_attr: str | None = "training_iteration",
         max_resource: float | None = None,
+        outcome_constraints: list[str] | None = None,
+        reference_point: dict[str, float] | None = None,
     ):
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
+        outcomes = outcomes_from(metric, mode, outcome_constraints, reference_point)
+        metric, mode = first(metric), first(mode)  # the first objective; all in outcomes
         self._settings = Settings(seed=seed, metric=metric, mode=mode, acquisition=acquisition,
                                   n_initial=n_initial, max_concurrent=max_concurrent,
                                   engine=engine or EngineOptions(),
-                                  resource_attr=resource_attr, max_resource=max_resource)
+                                  resource_attr=resource_attr, max_resource=max_resource,
+                                  outcomes=outcomes)
         self._design = InitialDesign.create(points_to_evaluate, evaluated_rewards)
         super().__init__(metric=metric, mode=mode)
         self._state = TrialState()
@@ -135,13 +149,19 @@ class GPSearch(Searcher):
             self._set_space(space)
 
     @property
-    def metric(self) -> str | None:
-        s = self._settings
-        return s.metric if s.metric or not s.mode else DEFAULT_METRIC
+    def metric(self) -> str | list[str] | None:
+        o = self._settings.outcomes
+        return list(o.metrics) if o is not None and o.multi else self._metric_key
 
     @property
-    def mode(self) -> str | None:
-        return self._settings.mode
+    def mode(self) -> str | list[str] | None:
+        o = self._settings.outcomes
+        return list(o.modes) if o is not None and o.multi else self._settings.mode
+
+    @property
+    def _metric_key(self) -> str | None:
+        s = self._settings
+        return s.metric if s.metric or not s.mode else DEFAULT_METRIC
 
     # -- Tune's Searcher API ---------------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None,
@@ -184,20 +204,22 @@ class GPSearch(Searcher):
                           error: bool = False) -> None:
         if not error:  # the result that made a scheduler stop the trial comes only here
             self._report(trial_id, result)
-        y = None if error else self._metric_reader.value(result, self.metric)
+        y, values = (None, None) if error else self._read(result)
         record = self._state.records.get(trial_id)
-        if result is None and not error and record is not None and record.reports:
+        if (result is None and not error and record is not None and record.reports
+                and self._settings.outcomes is None):
             # HyperBand stops a paused trial without a result: it ended at its last report
             y = record.reports[-1][1]
         if result is not None and not error:
             self._restored.on_report(trial_id, trial_id in self._state.records)
         self._restored.on_complete(trial_id)
-        if not self._state.complete(trial_id, y):
+        if not self._state.complete(trial_id, y, values):
             logger.debug("GPSearch: ignoring result of unknown trial %s", trial_id)
         self._state_changed()
-        self._metric_reader.check(self.metric)
+        self._metric_reader.check(self._metric_key)
 
-    def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
+    def add_evaluated_point(self, parameters: dict[str, Any],
+                            value: float | dict[str, float] | None,
                             error: bool = False, pruned: bool = False,
                             intermediate_values: list[float] | None = None) -> None:
         self._observe(self._require_ready(), parameters, None if error else value)
@@ -286,6 +308,12 @@ class GPSearch(Searcher):
         record = self._state.records.get(trial_id)
         return None if record is None else record.origin
 
+    def pareto_front(self) -> list[dict[str, Any]]:
+        """The feasible non-dominated trials and known points so far (``raybo.pareto_front``
+        over this searcher's records): ``{"trial_id", "config", <every metric read>}`` each, in
+        the order they were created. One metric: the best trial(s)."""
+        return searcher_front(self._state, self._settings)
+
     # -- read-only inspection (copies; changing them changes nothing here) -------------------
     def observations(self) -> dict[str, dict[str, Any]]:
         """Every trial and known point by id, as plain data: ``config``, ``x`` (the unit-cube
@@ -352,11 +380,14 @@ class GPSearch(Searcher):
                                  f"give every parameter: {err}") from None
 
     def _observe(self, space: SearchSpace, point: dict[str, Any], value: Any) -> None:
-        """Record a complete config with a known value (None/NaN: failed) as an observation."""
+        """Record a complete config with a known value (None/NaN: failed; a dict by metric with
+        several outcomes) as an observation."""
+        o = self._settings.outcomes
+        y, values = (as_float(value), None) if o is None else o.known_value(value)
         x = space.encode(point)
         self._n_evaluated += 1
         self._state.add_observation(f"__evaluated_{self._n_evaluated}",
-                                    space.decode(x, exact=point), x, as_float(value))
+                                    space.decode(x, exact=point), x, y, values)
         self._state_changed()
 
     def _require_ready(self) -> SearchSpace:
@@ -408,9 +439,18 @@ class GPSearch(Searcher):
             self._strategies[name] = create(name, self._settings)
         return self._strategies[name]
 
+    def _read(self, result: dict[str, Any] | None
+              ) -> tuple[float | None, dict[str, float] | None]:
+        """A final result's metric and, with several outcomes, every metric's value (None,
+        None when one is missing: the trial failed)."""
+        y = self._metric_reader.value(result, self._metric_key)
+        o = self._settings.outcomes
+        values = None if o is None or y is None else o.read(result)
+        return (None, None) if o is not None and values is None else (y, values)
+
     def _report(self, trial_id: str, result: dict[str, Any] | None) -> None:
         """Record ``result``'s metric at its ``resource_attr`` level (if it has both)."""
-        attr, metric = self._settings.resource_attr, self.metric
+        attr, metric = self._settings.resource_attr, self._metric_key
         if not attr or not result or metric not in result:
             return
         t, y = as_float(result.get(attr)), as_float(result[metric])

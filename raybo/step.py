@@ -99,7 +99,11 @@ def single_threaded() -> Iterator[None]:
 def acquisition_function(post: Predictive, acquisition: str
                          ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``f(Xc: (b, d)) -> (b,)``: the named acquisition (``acquisition.ACQUISITIONS``) of
-    ``post``'s mean and variance, averaged over the fantasies. Wrappers compose here."""
+    ``post``'s mean and variance, averaged over the fantasies. Wrappers compose here; a
+    posterior of several outcome models composes its own (``post.acquisition``)."""
+    own = getattr(post, "acquisition", None)
+    if own is not None:
+        return own(acquisition)
     acq = ACQUISITIONS[acquisition]
 
     def f(Xc: torch.Tensor) -> torch.Tensor:

@@ -435,7 +435,7 @@ def test_saved_state_is_plain_versioned_data_sharing_nothing(tmp_path):
     (lambda st: st["settings"].pop("budget"), r"settings have keys"),
     (lambda st: st.update(extra=1), r"unexpected keys \['extra'\]"),
     (lambda st: st["trials"]["records"]["t0"].pop("origin"), r"trial 't0' has keys"),
-    (lambda st: st.update(version=4), r"version=4 \(saved by a newer raybo\?\)"),
+    (lambda st: st.update(version=5), r"version=5 \(saved by a newer raybo\?\)"),
 ])
 def test_incomplete_or_unknown_states_are_refused(change, message):
     s = GPSearch({"u": tune.uniform(0, 1)}, metric="loss", mode="min", seed=0)
@@ -456,7 +456,7 @@ def _as_version_1(state: dict, tune_space: dict) -> dict:
             "queue": design["points"], "rewards": design["rewards"],
             "sobol_index": design["sobol_index"], "n_evaluated": state["n_evaluated"],
             "trials": {"version": 1, "records": {
-                k: {key: v for key, v in r.items() if key not in ("origin", "reports")}
+                k: {key: v for key, v in r.items() if key not in ("origin", "reports", "outcomes")}
                 for k, r in state["trials"]["records"].items()}}}
 
 
