@@ -8,6 +8,8 @@ lists no option by hand.
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -16,6 +18,14 @@ import numpy as np
 from raybo.options import EngineOptions
 from raybo.outcomes import Outcomes, first, outcomes_from
 
+_NO_STRICT_CHECK = "TUNE_DISABLE_STRICT_METRIC_CHECKING"
+# What Ray Tune 2.60 does with metric lists (README, "Several metrics and limits").
+TUNE_METRIC_LIST = (
+    "GPSearch: Ray Tune 2.60 cannot run with a metric list in tune.run/TuneConfig: it refuses a "
+    "mode list, and with a single mode its result check fails on the first result (TypeError: "
+    f"unhashable type: 'list') unless {_NO_STRICT_CHECK}=1 is set (then ResultGrid."
+    "get_best_result still fails; use raybo.pareto_front). Give metric=[...] and mode=[...] to "
+    "GPSearch instead and leave Tune's metric unset, or set it to one of them")
 ACQUISITION_NAMES = ("logei", "ei", "pi", "ucb")
 MODES = ("min", "max")
 
@@ -93,6 +103,8 @@ class Settings:
             check_choice("mode", mode, MODES, allow_none=True)
             return replace(self, metric=metric, mode=self.mode or mode, budget=budget)
         # Tune's metric list, or Tune's metric for GPSearch's constraints
+        if isinstance(metric, (list, tuple)) and os.environ.get(_NO_STRICT_CHECK) != "1":
+            warnings.warn(TUNE_METRIC_LIST, stacklevel=3)
         outcomes = outcomes_from(metric, self.mode or mode,
                                  [c.text() for c in o.constraints] if o else None,
                                  o.reference_point if o else None)

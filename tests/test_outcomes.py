@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from ray import tune
 
@@ -85,19 +87,30 @@ def test_several_metrics_are_a_list_as_rays_searchers_report_them():
     assert o.names == ("a", "b", "c") and o.multi
 
 
-def test_a_metric_list_and_constraints_can_come_from_tunes_set_search_properties():
+def test_a_metric_list_and_constraints_can_come_from_tunes_set_search_properties(monkeypatch):
     s = GPSearch(outcome_constraints=["mem <= 1"], seed=0)
-    assert s.set_search_properties(["a", "b"], ["min", "max"], SPACE)
+    with pytest.warns(UserWarning, match="Ray Tune 2.60 cannot run with a metric list"):
+        assert s.set_search_properties(["a", "b"], ["min", "max"], SPACE)
     assert s.metric == ["a", "b"] and s.mode == ["min", "max"]
     assert s.settings()["outcomes"]["outcome_constraints"] == ["mem <= 1.0"]
     s = GPSearch(seed=0)
-    assert s.set_search_properties(["a", "b"], "min", SPACE)  # one mode for every metric
+    monkeypatch.setenv("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")  # Tune then runs with it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert s.set_search_properties(["a", "b"], "min", SPACE)  # one mode for every metric
     assert s.mode == ["min", "min"]
     # GPSearch's own metric list wins over Tune's, as its single metric does
     s = GPSearch(metric=["a", "b"], mode=["min", "min"], seed=0)
     assert s.set_search_properties("loss", "max", SPACE) and s.metric == ["a", "b"]
     with pytest.raises(ValueError, match="mode must have one entry per metric"):
         GPSearch(seed=0).set_search_properties(["a", "b"], ["min"], SPACE)
+
+
+def test_constraints_alone_take_tunes_single_metric():
+    s = GPSearch(mode="max", outcome_constraints=["mem <= 1"], seed=0)
+    assert s.set_search_properties("acc", "min", SPACE)  # GPSearch's mode wins
+    assert (s.metric, s.mode) == ("acc", "max")
+    assert s.settings()["outcomes"]["metric"] == ["acc"]
 
 
 def test_a_result_must_carry_every_metric():
