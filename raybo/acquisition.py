@@ -94,15 +94,44 @@ def log_ehvi(mean: torch.Tensor, var: torch.Tensor, lower: torch.Tensor, upper: 
     EHVI (Yang et al. 2019; BoTorch's analytic ``ExpectedHypervolumeImprovement``), here in
     log space so that it stays finite and has a gradient far from the front (as log-EI):
     ``E[(u - max(y, l))_+] = std * (h((u - mean) / std) - h((l - mean) / std))``, ``h`` EI's
-    standardized form."""
-    pad = (lower == upper).all(-1)  # (m, C)
+    standardized form. ``box_levels`` precomputes the boxes once per posterior."""
+    return log_ehvi_levels(mean, var, *box_levels(lower, upper))
+
+
+def box_levels(lower: torch.Tensor, upper: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The boxes ``(m, C, k)`` as ``(levels (m, V, k), lower index (m, C, k), upper index (m, C,
+    k), padding (m, C))``: each fantasy's boxes share few distinct corner coordinates per
+    objective (``V`` about the front's size, ``C`` several times more in 3-D), so ``h`` is
+    evaluated once per level instead of twice per box."""
+    pad = (lower == upper).all(-1)
     lo = torch.where(torch.isfinite(lower), lower, torch.full_like(lower, -BIG))
     up = torch.where(pad[..., None], lo + 1.0, upper)
+    m, C, k = lo.shape
+    uniques = [[torch.unique(torch.cat([lo[i, :, j], up[i, :, j]]), return_inverse=True)
+                for j in range(k)] for i in range(m)]
+    V = max(len(u) for row in uniques for u, _ in row)
+    levels = torch.zeros(m, V, k, dtype=lo.dtype)
+    lo_idx = torch.zeros(m, C, k, dtype=torch.long)
+    up_idx = torch.zeros(m, C, k, dtype=torch.long)
+    for i, row in enumerate(uniques):
+        for j, (u, inverse) in enumerate(row):
+            levels[i, :, j] = torch.cat([u, u[-1:].expand(V - len(u))])
+            lo_idx[i, :, j], up_idx[i, :, j] = inverse[:C], inverse[C:]
+    return levels, lo_idx, up_idx, pad
+
+
+def log_ehvi_levels(mean: torch.Tensor, var: torch.Tensor, levels: torch.Tensor,
+                    lo_idx: torch.Tensor, up_idx: torch.Tensor, pad: torch.Tensor
+                    ) -> torch.Tensor:
+    """``log_ehvi`` on boxes given as ``box_levels``; ``(m, b)``."""
     std = var.clamp_min(1e-12).sqrt()  # (k, b)
     mu = mean.permute(1, 2, 0)[:, :, None, :]  # (m, b, 1, k)
     sd = std.T[None, :, None, :]  # (1, b, 1, k)
-    log_hu = log_h((up[:, None] - mu) / sd)  # (m, b, C, k)
-    log_hl = log_h((lo[:, None] - mu) / sd)
+    log_h_levels = log_h((levels[:, None] - mu) / sd)  # (m, b, V, k)
+    b = mu.shape[1]
+    log_hu = log_h_levels.gather(2, up_idx[:, None].expand(-1, b, -1, -1))  # (m, b, C, k)
+    log_hl = log_h_levels.gather(2, lo_idx[:, None].expand(-1, b, -1, -1))
     per_box = (torch.log(sd) + log_hu + _log1mexp((log_hl - log_hu).clamp_max(-1e-12))).sum(-1)
     per_box = per_box + torch.where(pad, -math.inf, 0.0)[:, None, :]
     return torch.logsumexp(per_box, dim=-1)

@@ -141,16 +141,24 @@ def test_three_objectives_and_max_mode():
 @pytest.mark.slow
 @pytest.mark.ray
 def test_tuner_with_two_workers_and_a_metric_list(ray_local):
-    def trainable(config):
-        tune.report(branin_currin(config))
+    def trainable(config):  # self-contained: Ray's workers cannot import this test module
+        x, y = config["x"], config["y"]
+        tune.report({"f1": x, "f2": (1 - x) ** 2 + y, "s": x + y})
 
-    searcher = GPSearch(metric=["branin", "currin"], mode=["min", "min"], seed=0, n_initial=4,
+    searcher = GPSearch(metric=["f1", "f2"], mode=["min", "min"], seed=0, n_initial=4,
                         outcome_constraints=["s <= 1.5"])
     tuner = tune.Tuner(trainable, param_space=SPACE,
                        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=10,
                                                    max_concurrent_trials=2))
     grid = tuner.fit()
-    front = pareto_front(grid, metric=["branin", "currin"], mode=["min", "min"],
+    front = pareto_front(grid, metric=["f1", "f2"], mode=["min", "min"],
                          outcome_constraints=["s <= 1.5"])
     assert len(grid) == 10 and not grid.errors and len(front) >= 2
     assert all(r.metrics["s"] <= 1.5 for r in front)
+    assert [r.metrics["f1"] for r in front] == [f["f1"] for f in searcher_view(grid)]
+
+
+def searcher_view(grid) -> list[dict]:
+    """The front of the grid's results, by ``raybo.pareto_front`` on the plain dicts."""
+    return pareto_front([r.metrics for r in grid], metric=["f1", "f2"], mode=["min", "min"],
+                        outcome_constraints=["s <= 1.5"])

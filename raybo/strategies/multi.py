@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from raybo.acquisition import log_ehvi, log_ei_each, log_feasibility, log_mean_over_fantasies
+from raybo.acquisition import (
+    box_levels,
+    log_ehvi_levels,
+    log_ei_each,
+    log_feasibility,
+    log_mean_over_fantasies,
+)
 from raybo.fantasies import base_samples, fantasize
 from raybo.options import EngineOptions
 from raybo.outcomes import Outcomes
@@ -181,7 +187,7 @@ class OutcomePosterior:
             self.best = torch.where(feasible, Ys[0], worst).min(0).values  # (m,)
         else:
             self.best = posts[0].best
-            self.lower, self.upper = _boxes(Ys[:k], feasible, ref)
+            self.boxes = box_levels(*_boxes(Ys[:k], feasible, ref))
 
     def predict(self, Xc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.posts[0].predict(Xc)
@@ -202,7 +208,7 @@ class OutcomePosterior:
         if k == 1:
             per = log_ei_each(mean[0], var[0], self.best)
         else:
-            per = log_ehvi(mean[:k], var[:k], self.lower, self.upper)
+            per = log_ehvi_levels(mean[:k], var[:k], *self.boxes)
         per = per + log_feasibility(mean[k:], var[k:], self.thresholds)
         return log_mean_over_fantasies(per)
 
