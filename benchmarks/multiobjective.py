@@ -282,8 +282,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.out.exists():
             done = {(d["problem"], d["searcher"], d["seed"], d["workers"], d["budget"])
                     for d in map(json.loads, args.out.read_text().splitlines())}
-        for name in args.problems.split(","):
-            for seed in _seeds(args.seeds):
+        for seed in _seeds(args.seeds):  # every problem at each seed first: usable midway
+            for name in args.problems.split(","):
                 for s in args.searchers.split(","):
                     if (name, s, seed, args.workers, args.budget) in done:
                         continue

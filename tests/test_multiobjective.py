@@ -162,3 +162,19 @@ def searcher_view(grid) -> list[dict]:
     """The front of the grid's results, by ``raybo.pareto_front`` on the plain dicts."""
     return pareto_front([r.metrics for r in grid], metric=["f1", "f2"], mode=["min", "min"],
                         outcome_constraints=["s <= 1.5"])
+
+
+def test_four_objectives_use_a_random_scalarization_and_still_spread():
+    space = {f"x{i}": tune.uniform(0, 1) for i in range(4)}
+
+    def f(c):  # squared distances to the four corners e_j: the front is their hull
+        x = np.array([c[f"x{i}"] for i in range(4)])
+        return {f"f{j}": float(((x - np.eye(4)[j]) ** 2).sum()) for j in range(4)}
+
+    s = GPSearch(space, metric=[f"f{j}" for j in range(4)], mode=["min"] * 4, seed=0,
+                 n_initial=6)
+    configs = drive(s, 14, f, workers=3)
+    gp = [c for k, c in zip(s.trial_origins(), configs) if s.trial_origin(k) == "gp"]
+    assert len(gp) >= 6 and len(s.pareto_front()) >= 4
+    X = np.array([[c[f"x{i}"] for i in range(4)] for c in gp])
+    assert np.ptp(X.argmax(1)) > 0  # different weights favour different corners

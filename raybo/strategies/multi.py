@@ -15,6 +15,9 @@ trials (each column's GP fantasized as the plain GP is, with its own base sample
   feasible in that fantasy), times the probability of feasibility;
 * ``k == 1`` with constraints: log-EI over the best feasible value, times the probability of
   feasibility (constrained log-EI);
+* ``k >= PAREGO_FROM``: log-EI (times the probability of feasibility) on a random augmented
+  Chebyshev scalarization of the objectives, new weights at each suggestion (ParEGO, Knowles
+  2006): EHVI's boxes grow too fast with ``k`` (suggest cost in benchmarks/README.md);
 * no feasible trial yet: log-EI on the total violation ``sum_j max(0, slack_j) / scale_j``
   (each slack over its observed spread): the search first finds the feasible region.
 
@@ -50,6 +53,8 @@ from raybo.targets import gp_targets
 
 logger = logging.getLogger(__name__)
 
+PAREGO_FROM = 4  # objectives from which a random scalarization replaces EHVI (see above)
+PAREGO_RHO = 0.05  # augmented Chebyshev: max_j w_j y_j + rho * sum_j w_j y_j (Knowles 2006)
 REF_SCALE = 0.1  # inferred reference point: nadir + 0.1 * range (Ishibuchi et al. 2011, BoTorch)
 CHUNK = 256  # candidates scored at once: the box tensors are (m, chunk, boxes, k)
 
@@ -93,6 +98,9 @@ class OutcomesGP:
             scale = np.where(S.std(0) > 0, S.std(0), 1.0)
             columns = [(np.clip(S, 0, None) / scale).sum(1)]
             layout, eligible, k = ("violation",), np.ones(n, dtype=bool), 1
+        elif Y.shape[1] >= PAREGO_FROM:
+            columns, k = [_chebyshev(Y, seed)] + list(S.T), 1
+            layout, eligible = ("parego",) + tuple(map(str, o.constraints)), feasible
         else:
             columns, k = list(Y.T) + list(S.T), Y.shape[1]
             layout, eligible = o.metrics + tuple(map(str, o.constraints)), feasible
@@ -211,6 +219,16 @@ class OutcomePosterior:
             per = log_ehvi_levels(mean[:k], var[:k], *self.boxes)
         per = per + log_feasibility(mean[k:], var[k:], self.thresholds)
         return log_mean_over_fantasies(per)
+
+
+def _chebyshev(Y: np.ndarray, seed: int) -> np.ndarray:
+    """``(n,)``: the augmented Chebyshev scalarization of ``Y: (n, k)`` (to minimize, each
+    column scaled to [0, 1] over the observations) with weights drawn uniformly on the simplex
+    from ``seed``."""
+    w = np.random.default_rng(seed).dirichlet(np.ones(Y.shape[1]))
+    span = Y.max(0) - Y.min(0)
+    U = w * (Y - Y.min(0)) / np.where(span > 0, span, 1.0)
+    return U.max(1) + PAREGO_RHO * U.sum(1)
 
 
 def _boxes(Y: torch.Tensor, feasible: torch.Tensor, ref: torch.Tensor
