@@ -363,7 +363,7 @@ class GPSearch(Searcher):
         fraction of standardized LOO residuals within +-1.96 (about 0.95 when the GP's
         uncertainty is honest). ``{"n": 0}`` with fewer than 3 successful observations.
         """
-        return loo_diagnostics(self._state, self._require_ready(), self.mode)
+        return loo_diagnostics(self._state, self._require_ready(), self._settings.mode)
 
     # -- internals -------------------------------------------------------------------------
     def _set_space(self, config: dict[str, Any]) -> None:
@@ -421,8 +421,9 @@ class GPSearch(Searcher):
             return fill_point(space, given, rng), "given", given
         if not design_finished(self._state.n_done, self._design_size):
             return self._design.sobol_point(space, seed, X_all), "design", None
-        x = propose(self._strategy(), self._state, space, self.mode, self._settings.acquisition,
-                    seed=self._step_seed(), X_avoid=X_all, opts=self._settings.engine)
+        s = self._settings
+        x = propose(self._strategy(), self._state, space, s.mode, s.acquisition,
+                    seed=self._step_seed(), X_avoid=X_all, opts=s.engine)
         if x is None:  # no GP could be fitted (warned), or a repeat: a quasi-random point
             return self._design.sobol_point(space, seed, X_all), "fallback", None
         return x, "gp", None
