@@ -326,7 +326,8 @@ class GPSearch(Searcher):
     def strategy(self) -> str:
         """The surrogate the next GP suggestion uses: ``"plain"`` (a GP over configurations) or
         ``"curve"`` (the learning-curve GP over configuration and resource, once a scheduler
-        stopped a trial below the maximum resource)."""
+        stopped a trial below the maximum resource) or ``"outcomes"`` (several metrics or
+        outcome constraints: one GP each, ``strategies/multi.py``)."""
         return self._strategy_name
 
     def last_fit(self, strategy: str | None = None) -> dict[str, Any] | None:
