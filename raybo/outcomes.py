@@ -117,12 +117,16 @@ class Outcomes:
     def known_value(self, value: Any) -> tuple[float | None, dict[str, float] | None]:
         """A known point's value (``evaluated_rewards``, ``add_evaluated_point``): a dict
         ``{metric: value}`` with every metric of ``names`` -> (first objective's value, values);
-        None or a dict lacking one: a failed point."""
+        None, or a NaN in the dict: a failed point. A dict lacking a metric is an error."""
         if not self.metrics:
             raise ValueError("known values need the objectives: pass metric to GPSearch")
         if value is not None and not isinstance(value, dict):
             raise ValueError(f"with several metrics or outcome constraints a known value must "
                              f"be a dict {{metric: value}} with {list(self.names)}, got {value!r}")
+        missing = [n for n in self.names if value is not None and n not in value]
+        if missing:
+            raise ValueError(f"a known value (evaluated_rewards, add_evaluated_point) lacks the "
+                             f"metrics {missing}: {value!r}")
         values = self.read(value, warn=False)
         return (None, None) if values is None else (values[self.metrics[0]], values)
 

@@ -73,13 +73,17 @@ class GPSearch(Searcher):
         space: Tune search space (nested dict of Tune domains; domains may also sit in lists,
             tuples and the options of ``tune.choice``); usually left out and taken from Tune's
             ``config``/``param_space`` instead.
-        metric: Result key to optimize; may come from ``tune.run``/``TuneConfig`` instead. With a
-            mode and no metric, Tune's default metric ``"_metric"`` is optimized.
-        mode: ``"min"`` or ``"max"``; may come from ``tune.run``/``TuneConfig`` instead.
+        metric: Result key to optimize, or a list of them (several objectives; Ray Tune 2.60
+            cannot take the list itself, see ``outcome_constraints``); may come from
+            ``tune.run``/``TuneConfig`` instead. With a mode and no metric, Tune's default metric
+            ``"_metric"`` is optimized.
+        mode: ``"min"`` or ``"max"`` (a list, one per metric, with several metrics); may come
+            from ``tune.run``/``TuneConfig`` instead.
         points_to_evaluate: Configs (nested or '/'-flattened dicts) to try first, in order;
             missing parameters (and options of choices) are filled in at random.
         evaluated_rewards: Metric values already known for ``points_to_evaluate``: those points
-            become observations instead of being run.
+            become observations instead of being run. With several metrics or constraints, one
+            dict ``{metric: value}`` per point with every metric.
         n_initial: Number of results gathered from ``points_to_evaluate`` and a scrambled Sobol
             design before the GP is used; default ``clip(2 * dim, 5, 20)``, capped at
             ``max(4, num_samples // 3)`` when Tune passes ``num_samples``.
@@ -114,7 +118,7 @@ class GPSearch(Searcher):
         mode: str | None = None,
         *,
         points_to_evaluate: list[dict[str, Any]] | None = None,
-        evaluated_rewards: list[float] | None = None,
+        evaluated_rewards: list[float | dict[str, float]] | None = None,
         n_initial: int | None = None,
         acquisition: str = "logei",
         seed: int | None = None,
@@ -135,6 +139,8 @@ class GPSearch(Searcher):
                                   resource_attr=resource_attr, max_resource=max_resource,
                                   outcomes=outcomes)
         self._design = InitialDesign.create(points_to_evaluate, evaluated_rewards)
+        for reward in evaluated_rewards or () if outcomes and outcomes.metrics else ():
+            outcomes.known_value(reward)  # a dict lacking a metric fails here, naming it
         super().__init__(metric=metric, mode=mode)
         self._state = TrialState()
         self._n_evaluated = 0

@@ -123,3 +123,12 @@ def test_a_result_must_carry_every_metric():
     with pytest.raises(ValueError, match="must be a dict"):
         o.known_value(3.0)
     assert o.known_value(None) == (None, None)
+    assert o.known_value({"a": 1, "b": float("nan"), "c": 0}) == (None, None)
+    with pytest.raises(ValueError, match=r"lacks the metrics \['c'\]"):
+        o.known_value({"a": 1, "b": 2})
+
+
+def test_known_rewards_lacking_a_metric_fail_at_construction():
+    with pytest.raises(ValueError, match=r"lacks the metrics \['b'\]"):
+        GPSearch(SPACE, metric=["a", "b"], mode=["min", "min"], seed=0,
+                 points_to_evaluate=[{"x": 0.5}], evaluated_rewards=[{"a": 1.0}])
