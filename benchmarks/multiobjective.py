@@ -229,18 +229,22 @@ def cost(k: int, n: int, pending: int, repeats: int, searcher: str = "gp") -> di
 
 # -- report -------------------------------------------------------------------------------------
 def report(runs: list[dict]) -> str:
-    """Markdown table: median log10 HV regret at the budget (seeds in brackets) per problem and
-    searcher; on constrained problems also the feasible share of evaluations 13-60 (after
-    GPSearch's 12-point design in d = 6)."""
+    """Markdown table: median log10 HV regret at the budget (seeds in brackets: those every
+    searcher has run) per problem and searcher; on constrained problems also the feasible share
+    of evaluations 13-60 (after GPSearch's 12-point design in d = 6)."""
     keys = sorted({(r["problem"], r["workers"], r["budget"]) for r in runs})
     searchers = sorted({r["searcher"] for r in runs}, key=lambda s: (not s.startswith("gp"), s))
     lines = ["| problem | W | budget | " + " | ".join(searchers) + " |",
              "|---|---|---|" + "---|" * len(searchers)]
     for problem, w, budget in keys:
         cells = []
+        mine = [r for r in runs
+                if (r["problem"], r["workers"], r["budget"]) == (problem, w, budget)]
+        # only the seeds every searcher has run: paired comparisons
+        common = set.intersection(*({r["seed"] for r in mine if r["searcher"] == s}
+                                    for s in searchers))
         for s in searchers:
-            rs = [r for r in runs if (r["problem"], r["workers"], r["budget"], r["searcher"])
-                  == (problem, w, budget, s)]
+            rs = [r for r in mine if r["searcher"] == s and r["seed"] in common]
             if not rs:
                 cells.append("")
                 continue
