@@ -316,8 +316,12 @@ def main(argv: list[str] | None = None) -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(rows, indent=1) + "\n")
     else:
-        runs = [json.loads(line) for path in args.runs for line in path.read_text().splitlines()]
-        print(report(runs))
+        runs = {}  # a run repeated in two files (same seed, same protocol) counts once
+        for path in args.runs:
+            for rec in map(json.loads, path.read_text().splitlines()):
+                key = (rec["problem"], rec["searcher"], rec["seed"], rec["workers"], rec["budget"])
+                runs.setdefault(key, rec)
+        print(report(list(runs.values())))
 
 
 if __name__ == "__main__":
