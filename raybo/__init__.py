@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["EngineOptions", "GPSearch", "__version__", "importance"]
+__all__ = ["EngineOptions", "GPSearch", "__version__", "importance", "pareto_front"]
 
 from raybo.options import EngineOptions  # plain dataclass, no heavy imports
 
 if TYPE_CHECKING:
+    from raybo.pareto import pareto_front
     from raybo.searcher import GPSearch
     from raybo.sensitivity import importance
 
@@ -29,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from raybo.sensitivity import importance
 
         return importance
+    if name == "pareto_front":
+        from raybo.pareto import pareto_front
+
+        return pareto_front
     raise AttributeError(f"module 'raybo' has no attribute {name!r}")

@@ -16,8 +16,9 @@ Ray's classes, so a checkpoint survives Ray renaming or moving its domain classe
 put in the space (constants, category values such as ``torch.nn.ReLU``) are kept as they are.
 Every key is required: a state missing one is refused instead of being read with a default.
 
-Version 3 (raybo before user priors and warm starts) had no ``prior`` and ``warm_data``: it loads
-with neither.
+Version 3 (raybo before several objectives, outcome constraints, user priors and warm
+starts) had no ``prior`` and ``warm_data``, settings without ``outcomes`` and trial records
+without ``outcomes``: it loads as a one-metric search with neither a prior nor warm data.
 
 Version 2 (raybo before multi-fidelity search) had the same keys, settings without
 ``resource_attr``/``max_resource`` and trial records without ``reports``. It loads with
@@ -79,10 +80,20 @@ def check_state(state: Any) -> dict[str, Any]:
     if state["version"] == 2:
         state = migrate_v2(state)
     if state["version"] == 3:
-        _check_keys(state, KEYS_V3, set(), 3)
-        state = {**state, "version": STATE_VERSION, "prior": None, "warm_data": []}
+        state = migrate_v3(state)
     _check_keys(state, KEYS_V4, set(), STATE_VERSION)
     return state
+
+
+def migrate_v3(state: dict[str, Any]) -> dict[str, Any]:
+    """A version-3 state -> version 4: a one-metric search (``outcomes`` None), no prior, no
+    warm data."""
+    _check_keys(state, KEYS_V3, set(), 3)
+    settings = state["settings"]
+    if isinstance(settings, dict) and "outcomes" not in settings:
+        settings = {**settings, "outcomes": None}
+    return {**state, "version": STATE_VERSION, "settings": settings, "prior": None,
+            "warm_data": []}
 
 
 def migrate_v2(state: dict[str, Any]) -> dict[str, Any]:

@@ -64,9 +64,10 @@ class InitialDesign:
                 f"(got {len(evaluated_rewards)} rewards for "
                 f"{len(points_to_evaluate or [])} points)")
         if evaluated_rewards is not None and not all(
-                _is_number(r) or r is None for r in evaluated_rewards):
-            raise ValueError("evaluated_rewards must be numbers (None or NaN for a failed point), "
-                             f"got {list(evaluated_rewards)!r}")
+                _is_number(r) or r is None or isinstance(r, dict) for r in evaluated_rewards):
+            raise ValueError("evaluated_rewards must be numbers (None or NaN for a failed point; "
+                             "dicts {metric: value} with several metrics), got "
+                             f"{list(evaluated_rewards)!r}")
         return cls(list(points_to_evaluate or []),
                    None if evaluated_rewards is None else list(evaluated_rewards))
 

@@ -54,6 +54,8 @@ from raybo.design import (
 )
 from raybo.metric import MetricReader, as_float
 from raybo.options import EngineOptions
+from raybo.outcomes import first, outcomes_from
+from raybo.pareto import searcher_front
 from raybo.prior import Prior, check_confidence, design_point, log_weight, parse_prior
 from raybo.settings import Settings, check_positive_int
 from raybo.space import SearchSpace
@@ -73,13 +75,17 @@ class GPSearch(Searcher):
         space: Tune search space (nested dict of Tune domains; domains may also sit in lists,
             tuples and the options of ``tune.choice``); usually left out and taken from Tune's
             ``config``/``param_space`` instead.
-        metric: Result key to optimize; may come from ``tune.run``/``TuneConfig`` instead. With a
-            mode and no metric, Tune's default metric ``"_metric"`` is optimized.
-        mode: ``"min"`` or ``"max"``; may come from ``tune.run``/``TuneConfig`` instead.
+        metric: Result key to optimize, or a list of them (several objectives; Ray Tune 2.60
+            cannot take the list itself, see ``outcome_constraints``); may come from
+            ``tune.run``/``TuneConfig`` instead. With a mode and no metric, Tune's default metric
+            ``"_metric"`` is optimized.
+        mode: ``"min"`` or ``"max"`` (a list, one per metric, with several metrics); may come
+            from ``tune.run``/``TuneConfig`` instead.
         points_to_evaluate: Configs (nested or '/'-flattened dicts) to try first, in order;
             missing parameters (and options of choices) are filled in at random.
         evaluated_rewards: Metric values already known for ``points_to_evaluate``: those points
-            become observations instead of being run.
+            become observations instead of being run. With several metrics or constraints, one
+            dict ``{metric: value}`` per point with every metric.
         n_initial: Number of results gathered from ``points_to_evaluate`` and a scrambled Sobol
             design before the GP is used; default ``clip(2 * dim, 5, 20)``, capped at
             ``max(4, num_samples // 3)`` when Tune passes ``num_samples``.
@@ -107,6 +113,13 @@ class GPSearch(Searcher):
             of standard deviation 0.5, 0.25 or 0.1 of the parameter's searched range, or for a
             choice a weight of 2, 4 or 8 on the believed option against 1 on each other), or a
             dict of them per key of ``prior`` (keys not given: "medium").
+        outcome_constraints: Limits on other metrics, Ax's strings such as
+            ``["peak_memory_mb <= 512"]``. With a list of metrics (and one mode each) the search
+            is multi-objective (log expected hypervolume improvement); with constraints it
+            multiplies in the probability that they hold (``strategies/multi.py``). Every result
+            must then carry every metric, or its trial counts as failed.
+        reference_point: ``{objective: value}``, the worst values that still count for the
+            hypervolume; objectives left out are inferred from the Pareto front (logged).
     """
 
     def __init__(
@@ -116,7 +129,7 @@ class GPSearch(Searcher):
         mode: str | None = None,
         *,
         points_to_evaluate: list[dict[str, Any]] | None = None,
-        evaluated_rewards: list[float] | None = None,
+        evaluated_rewards: list[float | dict[str, float]] | None = None,
         n_initial: int | None = None,
         acquisition: str = "logei",
         seed: int | None = None,
@@ -126,18 +139,25 @@ class GPSearch(Searcher):
         max_resource: float | None = None,
         prior: dict[str, Any] | None = None,
         prior_confidence: str | dict[str, Any] = "medium",
+        outcome_constraints: list[str] | None = None,
+        reference_point: dict[str, float] | None = None,
     ):
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
+        outcomes = outcomes_from(metric, mode, outcome_constraints, reference_point)
+        metric, mode = first(metric), first(mode)  # the first objective; all in outcomes
         self._settings = Settings(seed=seed, metric=metric, mode=mode, acquisition=acquisition,
                                   n_initial=n_initial, max_concurrent=max_concurrent,
                                   engine=engine or EngineOptions(),
-                                  resource_attr=resource_attr, max_resource=max_resource)
+                                  resource_attr=resource_attr, max_resource=max_resource,
+                                  outcomes=outcomes)
         self._design = InitialDesign.create(points_to_evaluate, evaluated_rewards)
         self._prior_values, self._prior_confidence = _checked_prior(prior, prior_confidence,
                                                                     acquisition)
         self._prior: Prior | None = None  # parsed once the space is known
         self._warm_data: list[list[Any]] = []  # earlier trials waiting for the space
+        for reward in evaluated_rewards or () if outcomes and outcomes.metrics else ():
+            outcomes.known_value(reward)  # a dict lacking a metric fails here, naming it
         super().__init__(metric=metric, mode=mode)
         self._state = TrialState()
         self._n_evaluated = 0
@@ -152,13 +172,19 @@ class GPSearch(Searcher):
             self._set_space(space)
 
     @property
-    def metric(self) -> str | None:
-        s = self._settings
-        return s.metric if s.metric or not s.mode else DEFAULT_METRIC
+    def metric(self) -> str | list[str] | None:
+        o = self._settings.outcomes
+        return list(o.metrics) if o is not None and o.multi else self._metric_key
 
     @property
-    def mode(self) -> str | None:
-        return self._settings.mode
+    def mode(self) -> str | list[str] | None:
+        o = self._settings.outcomes
+        return list(o.modes) if o is not None and o.multi else self._settings.mode
+
+    @property
+    def _metric_key(self) -> str | None:
+        s = self._settings
+        return s.metric if s.metric or not s.mode else DEFAULT_METRIC
 
     # -- Tune's Searcher API ---------------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None,
@@ -201,20 +227,22 @@ class GPSearch(Searcher):
                           error: bool = False) -> None:
         if not error:  # the result that made a scheduler stop the trial comes only here
             self._report(trial_id, result)
-        y = None if error else self._metric_reader.value(result, self.metric)
+        y, values = (None, None) if error else self._read(result)
         record = self._state.records.get(trial_id)
-        if result is None and not error and record is not None and record.reports:
+        if (result is None and not error and record is not None and record.reports
+                and self._settings.outcomes is None):
             # HyperBand stops a paused trial without a result: it ended at its last report
             y = record.reports[-1][1]
         if result is not None and not error:
             self._restored.on_report(trial_id, trial_id in self._state.records)
         self._restored.on_complete(trial_id)
-        if not self._state.complete(trial_id, y):
+        if not self._state.complete(trial_id, y, values):
             logger.debug("GPSearch: ignoring result of unknown trial %s", trial_id)
         self._state_changed()
-        self._metric_reader.check(self.metric)
+        self._metric_reader.check(self._metric_key)
 
-    def add_evaluated_point(self, parameters: dict[str, Any], value: float | None,
+    def add_evaluated_point(self, parameters: dict[str, Any],
+                            value: float | dict[str, float] | None,
                             error: bool = False, pruned: bool = False,
                             intermediate_values: list[float] | None = None) -> None:
         self._observe(self._require_ready(), parameters, None if error else value)
@@ -354,6 +382,12 @@ class GPSearch(Searcher):
         record = self._state.records.get(trial_id)
         return None if record is None else record.origin
 
+    def pareto_front(self) -> list[dict[str, Any]]:
+        """The feasible non-dominated trials and known points so far (``raybo.pareto_front``
+        over this searcher's records): ``{"trial_id", "config", <every metric read>}`` each, in
+        the order they were created. One metric: the best trial(s)."""
+        return searcher_front(self._state, self._settings)
+
     # -- read-only inspection (copies; changing them changes nothing here) -------------------
     def observations(self) -> dict[str, dict[str, Any]]:
         """Every trial and known point by id, as plain data: ``config``, ``x`` (the unit-cube
@@ -366,7 +400,8 @@ class GPSearch(Searcher):
     def strategy(self) -> str:
         """The surrogate the next GP suggestion uses: ``"plain"`` (a GP over configurations) or
         ``"curve"`` (the learning-curve GP over configuration and resource, once a scheduler
-        stopped a trial below the maximum resource)."""
+        stopped a trial below the maximum resource) or ``"outcomes"`` (several metrics or
+        outcome constraints: one GP each, ``strategies/multi.py``)."""
         return self._strategy_name
 
     def last_fit(self, strategy: str | None = None) -> dict[str, Any] | None:
@@ -405,7 +440,7 @@ class GPSearch(Searcher):
         0.95 when the GP's uncertainty is honest). ``{"n": 0}`` with fewer than 3 successful
         observations.
         """
-        return loo_diagnostics(self._state, self._require_ready(), self.mode)
+        return loo_diagnostics(self._state, self._require_ready(), self._settings.mode)
 
     # -- internals -------------------------------------------------------------------------
     def _set_space(self, config: dict[str, Any]) -> None:
@@ -426,11 +461,14 @@ class GPSearch(Searcher):
                                  f"give every parameter: {err}") from None
 
     def _observe(self, space: SearchSpace, point: dict[str, Any], value: Any) -> None:
-        """Record a complete config with a known value (None/NaN: failed) as an observation."""
+        """Record a complete config with a known value (None/NaN: failed; a dict by metric with
+        several outcomes) as an observation."""
+        o = self._settings.outcomes
+        y, values = (as_float(value), None) if o is None else o.known_value(value)
         x = space.encode(point)
         self._n_evaluated += 1
         self._state.add_observation(f"__evaluated_{self._n_evaluated}",
-                                    space.decode(x, exact=point), x, as_float(value))
+                                    space.decode(x, exact=point), x, y, values)
         self._state_changed()
 
     def _observe_warm(self, space: SearchSpace, trials: list[tuple[dict[str, Any], Any]]
@@ -485,11 +523,11 @@ class GPSearch(Searcher):
             if x is None:
                 return self._design.sobol_point(space, seed, X_all), "design", None
             return x, "design", self._prior_values  # decoded with the user's exact floats
+        s = self._settings
         weight = None if self._prior is None else log_weight(
-            self._prior, space, self._state.n_finished, self._settings.engine.prior_beta)
-        x = propose(self._strategy(), self._state, space, self.mode, self._settings.acquisition,
-                    seed=self._step_seed(), X_avoid=X_all, opts=self._settings.engine,
-                    log_weight=weight)
+            self._prior, space, self._state.n_finished, s.engine.prior_beta)
+        x = propose(self._strategy(), self._state, space, s.mode, s.acquisition,
+                    seed=self._step_seed(), X_avoid=X_all, opts=s.engine, log_weight=weight)
         if x is None:  # no GP could be fitted (warned), or a repeat: a quasi-random point
             return self._design.sobol_point(space, seed, X_all), "fallback", None
         return x, "gp", None
@@ -506,9 +544,18 @@ class GPSearch(Searcher):
             self._strategies[name] = create(name, self._settings)
         return self._strategies[name]
 
+    def _read(self, result: dict[str, Any] | None
+              ) -> tuple[float | None, dict[str, float] | None]:
+        """A final result's metric and, with several outcomes, every metric's value (None,
+        None when one is missing: the trial failed)."""
+        y = self._metric_reader.value(result, self._metric_key)
+        o = self._settings.outcomes
+        values = None if o is None or y is None else o.read(result)
+        return (None, None) if o is not None and values is None else (y, values)
+
     def _report(self, trial_id: str, result: dict[str, Any] | None) -> None:
         """Record ``result``'s metric at its ``resource_attr`` level (if it has both)."""
-        attr, metric = self._settings.resource_attr, self.metric
+        attr, metric = self._settings.resource_attr, self._metric_key
         if not attr or not result or metric not in result:
             return
         t, y = as_float(result.get(attr)), as_float(result[metric])

@@ -8,13 +8,24 @@ lists no option by hand.
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from raybo.options import EngineOptions
+from raybo.outcomes import Outcomes, first, outcomes_from
 
+_NO_STRICT_CHECK = "TUNE_DISABLE_STRICT_METRIC_CHECKING"
+# What Ray Tune 2.60 does with metric lists (README, "Several metrics and limits").
+TUNE_METRIC_LIST = (
+    "GPSearch: Ray Tune 2.60 cannot run with a metric list in tune.run/TuneConfig: it refuses a "
+    "mode list, and with a single mode its result check fails on the first result (TypeError: "
+    f"unhashable type: 'list') unless {_NO_STRICT_CHECK}=1 is set (then ResultGrid."
+    "get_best_result still fails; use raybo.pareto_front). Give metric=[...] and mode=[...] to "
+    "GPSearch instead and leave Tune's metric unset, or set it to one of them")
 ACQUISITION_NAMES = ("logei", "ei", "pi", "ucb")
 MODES = ("min", "max")
 
@@ -31,7 +42,8 @@ class Settings:
     resource a trial has used (a scheduler's ``time_attr``), whose intermediate results are
     points of the trial's learning curve (None: intermediate results are ignored);
     ``max_resource``: the final fidelity (a scheduler's ``max_t``; None: the highest level
-    reported so far).
+    reported so far); ``outcomes``: several objectives and/or outcome constraints
+    (``outcomes.py``; ``metric``/``mode`` are then the first objective's), None for one metric.
     """
 
     seed: int
@@ -44,6 +56,7 @@ class Settings:
     engine: EngineOptions = EngineOptions()
     resource_attr: str | None = "training_iteration"
     max_resource: float | None = None
+    outcomes: Outcomes | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.engine, EngineOptions):
@@ -81,13 +94,30 @@ class Settings:
     def with_tune_properties(self, metric: str | None, mode: str | None,
                              num_samples: Any = None) -> Settings:
         """Fill what Tune passes to ``set_search_properties``; values given to GPSearch win."""
-        check_choice("mode", mode, MODES, allow_none=True)
         budget = num_samples if _is_int(num_samples) and num_samples > 0 else self.budget
-        return replace(self, metric=self.metric or metric, mode=self.mode or mode,
-                       budget=int(budget) if budget is not None else None)
+        budget = int(budget) if budget is not None else None
+        o = self.outcomes
+        if (o is not None and o.metrics) or (self.metric and o is None):
+            return replace(self, mode=self.mode or first(mode), budget=budget)  # GPSearch's win
+        if o is None and not isinstance(metric, (list, tuple)):
+            check_choice("mode", mode, MODES, allow_none=True)
+            return replace(self, metric=metric, mode=self.mode or mode, budget=budget)
+        # Tune's metric list, or Tune's metric for GPSearch's constraints
+        if isinstance(metric, (list, tuple)) and os.environ.get(_NO_STRICT_CHECK) != "1":
+            warnings.warn(TUNE_METRIC_LIST, stacklevel=3)
+        outcomes = outcomes_from(metric, self.mode or mode,
+                                 [c.text() for c in o.constraints] if o else None,
+                                 o.reference_point if o else None)
+        if outcomes is None:
+            return replace(self, metric=first(metric), mode=self.mode or first(mode),
+                           budget=budget)
+        return replace(self, metric=outcomes.metrics[0], mode=outcomes.modes[0],
+                       budget=budget, outcomes=outcomes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["outcomes"] = None if self.outcomes is None else self.outcomes.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
@@ -95,7 +125,9 @@ class Settings:
         if set(data) != names:
             raise ValueError(f"searcher settings have keys {sorted(data)}; expected "
                              f"{sorted(names)}")
-        return cls(**{**data, "engine": EngineOptions.from_dict(data["engine"])})
+        outcomes = None if data["outcomes"] is None else Outcomes.from_dict(data["outcomes"])
+        return cls(**{**data, "engine": EngineOptions.from_dict(data["engine"]),
+                      "outcomes": outcomes})
 
 
 def _is_int(value: Any) -> bool:

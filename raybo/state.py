@@ -10,9 +10,13 @@ For multi-fidelity search a record also keeps the trial's intermediate results
 geometric rungs plus the latest (``rungs.py``), so a trial that reports every epoch stores
 O(log t) of them.
 
-Saved form (``to_dict``), version 3: ``{"version": 3, "records": {trial_id: {"config", "x",
-"status", "y", "origin", "reports"}}}``. Versions 1 (no ``origin``, no ``reports``) and 2 (no
-``reports``) still load, with ``origin=None`` and ``reports=[]``.
+With several objectives or outcome constraints a done record also keeps ``outcomes``: every
+metric the search reads (``{name: value}``, raw), with ``y`` the first objective's value.
+
+Saved form (``to_dict``), version 4: ``{"version": 4, "records": {trial_id: {"config", "x",
+"status", "y", "origin", "reports", "outcomes"}}}``. Versions 1 (no ``origin``, no ``reports``),
+2 (no ``reports``) and 3 (no ``outcomes``) still load, with ``origin=None``, ``reports=[]`` and
+``outcomes=None``.
 
 Never repeating a config is one rule, here: ``is_known`` with the one tolerance
 ``SAME_POINT_TOL``. The initial design, the acquisition optimizer and the step's final check of a
@@ -34,12 +38,13 @@ from raybo.rungs import rung_indices
 PENDING, DONE, FAILED = "pending", "done", "failed"
 # points_to_evaluate, the quasi-random design, the GP, a quasi-random point after a failed fit
 ORIGINS = ("given", "design", "gp", "fallback")
-STATE_VERSION = 3
+STATE_VERSION = 4
 # Largest per-column gap (unit cube) between two encodings of the same config: encodings are
 # exact (cell centres, category centres, snapped values), so this only absorbs round-off.
 SAME_POINT_TOL = 1e-9
 RECORD_KEYS = {1: {"config", "x", "status", "y"}, 2: {"config", "x", "status", "y", "origin"},
-               3: {"config", "x", "status", "y", "origin", "reports"}}
+               3: {"config", "x", "status", "y", "origin", "reports"},
+               4: {"config", "x", "status", "y", "origin", "reports", "outcomes"}}
 
 
 def is_known(x: np.ndarray, X: np.ndarray | None) -> bool:
@@ -57,6 +62,7 @@ class Record:
     y: float | None = None
     origin: str | None = None  # one of ORIGINS for suggested trials; None for known points
     reports: list[list[float]] = field(default_factory=list)  # [t, y], increasing t
+    outcomes: dict[str, float] | None = None  # every metric read, when there are several
 
 
 @dataclass
@@ -69,16 +75,20 @@ class TrialState:
                     origin: str | None = None) -> None:
         self.records[trial_id] = Record(config, [float(v) for v in x], origin=origin)
 
-    def complete(self, trial_id: str, y: float | None) -> bool:
-        """Store a result; a missing or non-finite ``y`` marks the trial failed.
-        Returns False (and changes nothing) for ids this state never issued."""
+    def complete(self, trial_id: str, y: float | None,
+                 outcomes: dict[str, float] | None = None) -> bool:
+        """Store a result (with ``outcomes``, every metric read); a missing or non-finite ``y``
+        marks the trial failed. Returns False (and changes nothing) for ids this state never
+        issued."""
         rec = self.records.get(trial_id)
         if rec is None:
             return False
         if y is None or not math.isfinite(y):
-            rec.status, rec.y = FAILED, None
+            rec.status, rec.y, rec.outcomes = FAILED, None, None
         else:
             rec.status, rec.y = DONE, float(y)
+            rec.outcomes = None if outcomes is None else {k: float(v) for k, v in
+                                                           outcomes.items()}
         return True
 
     def report(self, trial_id: str, t: float, y: float) -> bool:
@@ -101,9 +111,9 @@ class TrialState:
         return max(levels) if levels else None
 
     def add_observation(self, trial_id: str, config: dict[str, Any], x: np.ndarray,
-                        y: float | None) -> None:
+                        y: float | None, outcomes: dict[str, float] | None = None) -> None:
         self.add_pending(trial_id, config, x)
-        self.complete(trial_id, y)
+        self.complete(trial_id, y, outcomes)
 
     def _select(self, status: str) -> list[Record]:
         return [r for r in self.records.values() if r.status == status]
@@ -117,6 +127,11 @@ class TrialState:
 
         y = np.array([r.y for r in done], dtype=float)
         return mat(done), y, mat(failed), mat(pending)
+
+    def outcome_values(self, names: tuple[str, ...]) -> np.ndarray:
+        """``(n, len(names))``: the ``outcomes`` of the done records, in ``arrays``' order."""
+        rows = [[r.outcomes[k] for k in names] for r in self._select(DONE)]
+        return np.array(rows, dtype=float).reshape(len(rows), len(names))
 
     @property
     def n_pending(self) -> int:
@@ -156,7 +171,8 @@ class TrialState:
                     f"records have {sorted(RECORD_KEYS[version])}")
             reports = _checked_reports(trial_id, r.get("reports", []))
             records[trial_id] = Record(**{**r, "config": copy.deepcopy(r["config"]),
-                                          "x": list(r["x"]), "reports": reports})
+                                          "x": list(r["x"]), "reports": reports,
+                                          "outcomes": _checked_outcomes(trial_id, r)})
         for trial_id, r in records.items():  # a corrupted checkpoint fails here, not mid-fit
             done_ok = r.status == DONE and isinstance(r.y, (int, float)) and math.isfinite(r.y)
             if not (done_ok or (r.status in (PENDING, FAILED) and r.y is None)):
@@ -167,6 +183,20 @@ class TrialState:
             if r.origin not in (None, *ORIGINS):
                 raise ValueError(f"searcher state: trial {trial_id!r} has origin {r.origin!r}")
         return cls(records)
+
+
+def _checked_outcomes(trial_id: str, r: dict[str, Any]) -> dict[str, float] | None:
+    """Saved outcomes as ``{name: float}`` (None allowed); ValueError unless finite numbers."""
+    outcomes = r.get("outcomes")
+    if outcomes is None:
+        return None
+    ok = isinstance(outcomes, dict) and r.get("status") == DONE and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for v in outcomes.values())
+    if not ok:
+        raise ValueError(f"searcher state: trial {trial_id!r} has malformed outcomes "
+                         f"{outcomes!r}; expected finite numbers by metric, on a done trial")
+    return {str(k): float(v) for k, v in outcomes.items()}
 
 
 def _checked_reports(trial_id: str, reports: Any) -> list[list[float]]:

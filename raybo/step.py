@@ -104,7 +104,14 @@ def acquisition_function(post: Predictive, acquisition: str,
                          ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``f(Xc: (b, d)) -> (b,)``: the named acquisition (``acquisition.ACQUISITIONS``) of
     ``post``'s mean and variance, averaged over the fantasies. Wrappers compose here:
-    ``log_weight(Xc) -> (b,)`` weights it (a user prior's piBO weight, ``prior.log_weight``)."""
+    ``log_weight(Xc) -> (b,)`` weights it (a user prior's piBO weight, ``prior.log_weight``); a
+    posterior of several outcome models brings its own log acquisition (``post.acquisition``)."""
+    own = getattr(post, "acquisition", None)
+    if own is not None:
+        g = own(acquisition)
+        if log_weight is None:
+            return g
+        return lambda Xc: weighted(g(Xc), log_weight(Xc), True)
     acq = ACQUISITIONS[acquisition]
 
     def f(Xc: torch.Tensor) -> torch.Tensor:

@@ -41,8 +41,9 @@ def drive(searcher: Searcher, n: int, objective: Callable[..., float | None], *,
             break
         tid, config, end = running.pop(0)
         if epochs is None:
-            value = objective(config)
-            result = None if value is None else {metric: value}
+            value = objective(config)  # a dict is the whole result (several metrics)
+            result = None if value is None else (
+                dict(value) if isinstance(value, dict) else {metric: value})
         else:
             for t in range(1, end):
                 searcher.on_trial_result(tid, {metric: objective(config, t),

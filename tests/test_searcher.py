@@ -460,7 +460,7 @@ def _as_version_1(state: dict, tune_space: dict) -> dict:
             "queue": design["points"], "rewards": design["rewards"],
             "sobol_index": design["sobol_index"], "n_evaluated": state["n_evaluated"],
             "trials": {"version": 1, "records": {
-                k: {key: v for key, v in r.items() if key not in ("origin", "reports")}
+                k: {key: v for key, v in r.items() if key not in ("origin", "reports", "outcomes")}
                 for k, r in state["trials"]["records"].items()}}}
 
 

@@ -57,7 +57,7 @@ def test_origin_is_kept_and_version_1_records_still_load():
     s.add_pending("a", {"u": 1}, np.zeros(1), origin="gp")
     s.add_observation("k", {"u": 2}, np.ones(1), 0.5)
     data = s.to_dict()
-    assert data["version"] == 3 and data["records"]["a"]["origin"] == "gp"
+    assert data["version"] == 4 and data["records"]["a"]["origin"] == "gp"
     assert TrialState.from_dict(data) == s and data["records"]["k"]["origin"] is None
     old = {"version": 1, "records": {"a": {"config": {"u": 1}, "x": [0.0], "status": "pending",
                                            "y": None}}}
@@ -102,12 +102,14 @@ def test_reports_round_trip_and_older_records_load_without_them():
     s.complete("a", 1.0)
     back = TrialState.from_dict(s.to_dict())
     assert back == s and back.records["a"].reports == [[1.0, 2.0], [3.0, 1.0]]
-    for version, drop in ((2, {"reports"}), (1, {"reports", "origin"})):
+    for version, drop in ((3, {"outcomes"}), (2, {"reports", "outcomes"}),
+                          (1, {"reports", "origin", "outcomes"})):
         old = s.to_dict()
         old["version"] = version
         old["records"]["a"] = {k: v for k, v in old["records"]["a"].items() if k not in drop}
         rec = TrialState.from_dict(old).records["a"]
-        assert rec.reports == [] and (rec.status, rec.y) == ("done", 1.0)
+        assert rec.reports == ([] if "reports" in drop else back.records["a"].reports)
+        assert rec.outcomes is None and (rec.status, rec.y) == ("done", 1.0)
 
 
 @pytest.mark.parametrize("reports", [

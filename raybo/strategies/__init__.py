@@ -21,14 +21,10 @@ The interface (``Strategy``), with ``d`` the space's columns and ``p`` pending t
 
 Plugging in more:
 
-* Multi-objective search: a strategy whose ``fit`` returns one GP per objective (a small
-  container model) and whose posterior's ``predict`` returns what a hypervolume acquisition
-  reads (means and variances per objective, the Pareto front as ``best``); ``step.py`` and the
-  optimizer do not change, only the acquisition function it is given.
-* Outcome constraints: one GP per constraint next to the objective's, fitted in ``fit``; the
-  posterior carries their predictions, and a feasibility wrapper (``acquisition.py``: the
-  acquisition times the probability that every constraint holds, in log space) composes with
-  the objective's acquisition.
+* Several objectives and outcome constraints (``multi.py``): ``fit`` returns one GP per
+  objective and per constraint (a ``ModuleList``); the posterior composes its own acquisition
+  (``Predictive.acquisition``: log EHVI or log-EI, plus the log probability of feasibility,
+  from ``acquisition.py``'s pure functions); ``step.py`` and the optimizer do not change.
 * Acquisition wrappers (probability of feasibility, a user prior's weighting as in piBO) are
   pure functions of the posterior's outputs and the candidate, composed in
   ``step.acquisition_function``; they need no change to a strategy.
@@ -38,18 +34,30 @@ from __future__ import annotations
 
 from raybo.settings import Settings
 from raybo.state import TrialState
-from raybo.strategies.base import CURVE, PLAIN, FitCache, Predictive, Strategy, TrainingData
+from raybo.strategies.base import (
+    CURVE,
+    MULTI,
+    PLAIN,
+    FitCache,
+    Predictive,
+    Strategy,
+    TrainingData,
+)
 from raybo.strategies.curve import CurveGP, stopped_early
+from raybo.strategies.multi import OutcomesGP
 from raybo.strategies.plain import PlainGP
 
-__all__ = ["CURVE", "PLAIN", "CurveGP", "FitCache", "PlainGP", "Predictive", "Strategy",
-           "TrainingData", "choose", "create"]
+__all__ = ["CURVE", "MULTI", "PLAIN", "CurveGP", "FitCache", "OutcomesGP", "PlainGP",
+           "Predictive", "Strategy", "TrainingData", "choose", "create"]
 
 
 def choose(settings: Settings, state: TrialState) -> str:
     """The strategy for the current state: the learning-curve GP (``curve.py``) once a trial
     ended below the maximum resource (a scheduler stopped it), else the plain GP; without a
-    ``resource_attr`` always the plain GP."""
+    ``resource_attr`` always the plain GP. Several objectives or outcome constraints: the
+    outcomes strategy (``multi.py``; it reads each trial's final result)."""
+    if settings.outcomes is not None and settings.outcomes.metrics:
+        return MULTI
     t_max = settings.max_resource or state.max_resource()
     if settings.resource_attr and t_max and stopped_early(state, t_max):
         return CURVE
@@ -58,4 +66,6 @@ def choose(settings: Settings, state: TrialState) -> str:
 
 def create(name: str, settings: Settings) -> Strategy:
     """A fresh strategy (empty fit cache) by ``choose``'s name."""
+    if name == MULTI:
+        return OutcomesGP(settings.outcomes)
     return CurveGP(settings.max_resource) if name == CURVE else PlainGP()

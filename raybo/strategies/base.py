@@ -97,4 +97,4 @@ class FitCache:
         self.warm_state = None
 
 
-PLAIN, CURVE = "plain", "curve"  # strategy names (GPSearch.strategy)
+PLAIN, CURVE, MULTI = "plain", "curve", "outcomes"  # strategy names (GPSearch.strategy)
