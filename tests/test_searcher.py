@@ -566,12 +566,15 @@ def test_searchers_pickled_and_saved_by_state_version_1_continue_as_that_version
         old = pickle.load(f)
     fresh = GPSearch()
     fresh.set_state(old["state"])
-    assert fresh.suggest("next") == old["next"]
+    # to 1e-9 relative: the GP's float arithmetic differs in the last digits with what else the
+    # process has run (BLAS code paths), which is not a change of behaviour
+    assert _close(fresh.suggest("next"), old["next"], rel_tol=1e-9)
     unpickled = old["searcher"]
     assert isinstance(unpickled, GPSearch) and unpickled.n_pending == 1
     assert (unpickled.metric, unpickled.mode) == ("loss", "min")
     assert unpickled.get_state()["version"] == STATE_VERSION
-    assert unpickled.suggest("next") == old["next"]  # it counts t5, so one slot of 3 is taken
+    # it counts t5, so one slot of 3 is taken
+    assert _close(unpickled.suggest("next"), old["next"], rel_tol=1e-9)
 
 
 def test_searchers_pickled_and_saved_by_state_version_2_continue_as_that_version_would():
@@ -601,16 +604,16 @@ def test_searchers_pickled_and_saved_by_state_version_2_continue_as_that_version
     assert _close(make_v2.continue_run(unpickled), old["next"])
 
 
-def _close(a, b) -> bool:
+def _close(a, b, rel_tol: float = 1e-4) -> bool:
     """Equal configs, floats to 1e-4: a suggestion on a uniform/loguniform upper bound (0.1 in
     the recorded run) is now the float just below it, as Tune samples [lower, upper), and the
     GP seeing that point a hair inside the cube moves later suggestions in the 6th digit."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_close(a[k], b[k], rel_tol) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_close(u, v) for u, v in zip(a, b))
+        return len(a) == len(b) and all(_close(u, v, rel_tol) for u, v in zip(a, b))
     if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-9)
+        return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-12)
     return a == b and type(a) is type(b)
 
 
