@@ -104,9 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what GP search maximizes to pick the next config: logei (log "
                    "expected improvement), ei (expected improvement), pi (probability of "
                    "improvement), ucb (upper confidence bound)")
-    p.add_argument("--metric", default="val_loss", help=METRIC_HELP)
-    p.add_argument("--mode", choices=("min", "max"), default=None,
-                   help="default: the metric's own (max for val_accuracy, else min)")
+    _objective_options(p)
     p.add_argument("--seed", type=int, default=0, help="seeds the searcher and the training")
     p.add_argument("--storage", default=None,
                    help="Tune storage path or URI (default OUT/ray_results)")
@@ -227,6 +225,60 @@ def parse_prior(items: list[str] | None) -> dict[str, object] | None:
     return prior
 
 
+def _objective_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metric", action="append", default=None,
+                   help=METRIC_HELP + "; repeat for several objectives (a Pareto front: "
+                   "pareto.csv, pareto.png), e.g. --metric val_loss --metric n_params")
+    p.add_argument("--mode", action="append", choices=("min", "max"), default=None,
+                   help="one per --metric, in order (default: each metric's own: max for "
+                   "val_accuracy, else min)")
+    p.add_argument("--constraint", action="append", default=None, metavar="'METRIC <= BOUND'",
+                   help="a limit on another reported metric, e.g. 'inference_ms <= 2' (repeat "
+                   "for more); trials breaking one are infeasible, never on the front")
+
+
+def objectives(args: argparse.Namespace, valid: list[str]) -> None:
+    """Check ``--metric``/``--mode``/``--constraint`` and set ``args.metric``/``args.mode``
+    (a string for one metric, as before; lists for several) and ``args.constraint`` (a list
+    of constraint strings, or None); ValueError naming the option."""
+    from raybo.outcomes import parse_constraint
+
+    metrics = args.metric or ["val_loss"]
+    for m in metrics:
+        if m not in valid:
+            raise ValueError(f"--metric {m!r}: {args.arch} reports {', '.join(valid)}")
+    if len(set(metrics)) != len(metrics):
+        raise ValueError(f"--metric given twice for the same metric: {metrics}")
+    modes = args.mode or [METRICS[m] for m in metrics]
+    if len(modes) != len(metrics):
+        raise ValueError(f"--mode given {len(modes)} times for {len(metrics)} --metric; give "
+                         "one --mode per --metric, in order, or none (each metric's default)")
+    constraints = []
+    for text in args.constraint or []:
+        try:
+            c = parse_constraint(text)
+        except ValueError as err:
+            raise ValueError(f"--constraint {text!r}: "
+                             f"{str(err).split(': ', 1)[-1]}") from None
+        if c.metric in metrics:
+            raise ValueError(f"--constraint {text!r} limits the objective {c.metric!r}; "
+                             "constrain other metrics only")
+        if c.metric not in valid:
+            raise ValueError(f"--constraint {text!r}: {args.arch} reports {', '.join(valid)}")
+        constraints.append(c.text())
+    if len(metrics) > 1 and args.compare_random:
+        raise ValueError("--compare-random compares one metric's best values; with several "
+                         "--metric use --searcher random in a separate run")
+    if (len(metrics) > 1 or constraints) and args.warm_start:
+        raise ValueError("--warm-start reads one metric; drop it with several --metric or "
+                         "--constraint")
+    if len(metrics) > 1 and args.asha:
+        raise ValueError("--asha stops trials on one metric; drop it with several --metric")
+    args.metric = metrics[0] if len(metrics) == 1 else metrics
+    args.mode = modes[0] if len(modes) == 1 else modes
+    args.constraint = constraints or None
+
+
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs when starting Ray locally")
     p.add_argument("--verbose", type=int, nargs="?", const=1, default=0, choices=(0, 1, 2),
@@ -261,8 +313,10 @@ def validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     except ValueError as err:
         parser.error(str(err))
     valid = metrics_for(DATA_KIND[args.data] if args.data else DEFAULT_KIND[args.arch])
-    if args.metric not in valid:
-        parser.error(f"--metric {args.metric!r}: {args.arch} reports {', '.join(valid)}")
+    try:
+        objectives(args, valid)
+    except ValueError as err:
+        parser.error(str(err))
     if args.compare_random and args.searcher != "gp":
         parser.error("--compare-random runs random search beside GP; drop --searcher random")
     if (args.prior or args.warm_start) and args.searcher != "gp":
@@ -274,7 +328,6 @@ def validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.warm_start and not (Path(args.warm_start) / "trials.json").is_file():
         parser.error(f"--warm-start {args.warm_start}: not a finished raybo run directory "
                      "(no trials.json)")
-    args.mode = args.mode or METRICS[args.metric]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

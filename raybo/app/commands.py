@@ -40,8 +40,8 @@ EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
 RESOURCE_OPTIONS = {"CPU": "--cpus-per-trial", "GPU": "--gpus-per-trial"}
 # Options of `raybo tune` stored in run.json and passed back to run_tuning on resume.
 TUNE_OPTIONS = ("arch", "trials", "concurrent", "epochs", "cpus_per_trial", "gpus_per_trial",
-                "acquisition", "metric", "mode", "seed", "asha", "max_failures", "prior",
-                "prior_confidence", "warm_start")
+                "acquisition", "metric", "mode", "constraint", "seed", "asha", "max_failures",
+                "prior", "prior_confidence", "warm_start")
 
 
 # ------------------------------------------------------------------ raybo tune / resume
@@ -138,7 +138,7 @@ def _tune(run_dir: Path, info: dict[str, Any], resume: bool, verbose: int,
         print(f"raybo: {'resuming' if resume else 'tuning'} {opts['arch']}{data} with "
               f"{' and '.join(experiments)} search: {_plural(opts['trials'], 'trial')} x "
               f"{_plural(opts['epochs'], 'epoch')}, {opts['concurrent']} at a time, "
-              f"{opts['metric']} ({opts['mode']}); run directory {run_dir}", flush=True)
+              f"{_goal(opts)}; run directory {run_dir}", flush=True)
         for warning in budget_warnings(opts, list(experiments)):
             print(f"raybo: warning: {warning}", file=sys.stderr, flush=True)
         for searcher, path in experiments.items():
@@ -193,6 +193,16 @@ def budget_warnings(opts: dict[str, Any], searchers: list[str]) -> list[str]:
     return warnings
 
 
+def _goal(opts: dict[str, Any]) -> str:
+    """``val_loss (min)``, or each objective and the constraints of a multi-objective run."""
+    metrics, modes = opts["metric"], opts["mode"]
+    if isinstance(metrics, str):
+        metrics, modes = [metrics], [modes]
+    goal = " and ".join(f"{m} ({d})" for m, d in zip(metrics, modes))
+    limits = opts.get("constraint") or []
+    return goal + (f" subject to {', '.join(limits)}" if limits else "")
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -202,7 +212,13 @@ def _report(run_dir: Path, info: dict[str, Any], runs: list[TuningRun]) -> int:
     for run in runs:
         if len(info["experiments"]) > 1:
             print(f"{run.searcher_name} search:")
-        print(format_table(run))
+        if run.multi:
+            from raybo.app.front import front_line, pareto_table
+
+            print(front_line(run))
+            print(pareto_table(run))
+        else:
+            print(format_table(run))
         counts = [f"{run.count('TERMINATED')} succeeded", f"{run.count('ERROR')} failed",
                   f"{run.count('DIVERGED')} diverged"]
         if run.count("STOPPED"):

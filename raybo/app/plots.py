@@ -65,8 +65,14 @@ def trajectory_figure(runs: Sequence[TuningRun]) -> Any:
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(9, 4.5))
     main = runs[0]
+    several = len(main.metrics) > 1
+    if several:  # the first objective as usual, and the hypervolume below it
+        fig, (ax, hv_ax) = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True,
+                                        height_ratios=(3, 2))
+        _hypervolume_panel(hv_ax, main)
+    else:
+        fig, ax = plt.subplots(figsize=(9, 4.5))
     seen: set[str] = set()
     failed_x: list[int] = []
     stopped = False
@@ -103,7 +109,8 @@ def trajectory_figure(runs: Sequence[TuningRun]) -> Any:
     if wants_log(values):
         ax.set_yscale("log")
     better = "lower" if main.mode == "min" else "higher"
-    ax.set(xlabel="trial (creation order)", ylabel=f"{main.metric} ({better} is better"
+    ax.set(xlabel="" if several else "trial (creation order)",
+           ylabel=f"{main.metric} ({better} is better"
            f"{', log scale' if wants_log(values) else ''})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(runs) > 1:
@@ -116,6 +123,24 @@ def trajectory_figure(runs: Sequence[TuningRun]) -> Any:
     if ax.get_legend_handles_labels()[0]:
         _legend_beside(ax)
     return fig
+
+
+def _hypervolume_panel(ax: Any, run: TuningRun) -> None:
+    """Hypervolume of the feasible trials so far (``front.hypervolume_so_far``)."""
+    from raybo.app.front import hypervolume_so_far, outcomes_of, reference_point
+
+    o = outcomes_of(run)
+    hv = hypervolume_so_far(run)
+    ax.step([r["trial"] for r in run.rows], hv, where="post", lw=2, color="tab:green",
+            label="hypervolume so far")
+    ref = reference_point(run)
+    where = ("" if ref is None else ", ".join(
+        f"{m} {v:.4g}" for m, v in zip(o.metrics, o.minimized(ref[None])[0])))
+    ax.set(xlabel="trial (creation order)", ylabel="hypervolume (higher is better)")
+    ax.set_title(f"hypervolume of the feasible front over {', '.join(o.metrics)}, from the "
+                 f"reference point ({where})", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    _legend_beside(ax)
 
 
 def _legend_beside(ax: Any) -> None:

@@ -133,10 +133,11 @@ def compare_line(gp: TuningRun, rnd: TuningRun) -> str:
 
 
 def write_outputs(runs: TuningRun | Sequence[TuningRun], out: str | Path) -> dict[str, Path]:
-    """Write trials.csv, trials.json, best_config.json (if any trial succeeded),
-    trajectory.png and, with GP search and >= 3 successes, diagnostics.png, importance.csv,
-    importance.png and slices.png. ``runs``: one run,
-    or a GP run followed by the random-search run it is compared with."""
+    """Write trials.csv, trials.json, best_config.json (if any trial succeeded; with several
+    objectives or constraints the Pareto front's best on the first metric), pareto.csv and
+    pareto.png (several objectives or constraints; ``front.py``), trajectory.png and, with GP
+    search and >= 3 successes, diagnostics.png, importance.csv, importance.png and slices.png.
+    ``runs``: one run, or a GP run followed by the random-search run it is compared with."""
     runs = [runs] if isinstance(runs, TuningRun) else list(runs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -162,6 +163,14 @@ def write_outputs(runs: TuningRun | Sequence[TuningRun], out: str | Path) -> dic
         paths["importance"] = plot_importance(main, out / "importance.png")
     if main.slices:
         paths["slices"] = plot_slices(main, out / "slices.png")
+    if main.multi:
+        from raybo.app.front import write_pareto_csv
+
+        paths["pareto_csv"] = write_pareto_csv(main, out / "pareto.csv")
+        if len(main.metrics) > 1:
+            from raybo.app.pareto_plots import plot_pareto
+
+            paths["pareto"] = plot_pareto(main, out / "pareto.png")
     return paths
 
 
@@ -184,7 +193,13 @@ def _overall_best(runs: Sequence[TuningRun]) -> dict[str, Any] | None:
 
 
 def best_of(runs: Sequence[TuningRun]) -> tuple[TuningRun, dict[str, Any]] | None:
-    """The run (searcher) and row of the best trial over ``runs``: best_config.json's trial."""
+    """The run (searcher) and row of the best trial over ``runs``: best_config.json's trial
+    (with several objectives or constraints: the front member best on the first metric)."""
+    if runs and runs[0].multi:
+        from raybo.app.front import best_on_front
+
+        row = best_on_front(runs[0])
+        return None if row is None else (runs[0], row)
     bests = [(run, b) for run, b in ((run, run.best()) for run in runs) if b is not None]
     if not bests:
         return None
@@ -198,6 +213,11 @@ def retrain_line(runs: Sequence[TuningRun], config_path: str | Path) -> str:
         return ""
     run, row = found
     who = "GP" if run.searcher_name == "gp" else run.searcher_name
+    if run.multi:
+        return (f"retrain the Pareto front's best on {run.metric} ({who} search, trial "
+                f"{row['trial']}, {run.metric} {row['value']:.4g}; the other front trials' "
+                f"configs are in pareto.csv): raybo train {run.arch} --config {config_path} "
+                "[--epochs N]")
     return (f"retrain the best config ({who} search, trial {row['trial']}, {run.metric} "
             f"{row['value']:.4g}): raybo train {run.arch} --config {config_path} [--epochs N]")
 

@@ -48,6 +48,18 @@ class TuningRun:
     importance: list[dict[str, Any]] = field(default_factory=list)
     slices: list[dict[str, Any]] = field(default_factory=list)
     importance_trials: int = 0
+    # Several objectives and/or constraints (``raybo tune --metric A --metric B --constraint
+    # ...``): every objective and its mode, first = ``metric``/``mode``; constraint strings;
+    # the hypervolume's reference point in metric units (None: inferred, ``front.py``).
+    metrics: list[str] = field(default_factory=list)
+    modes: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    reference_point: dict[str, float] | None = None
+
+    @property
+    def multi(self) -> bool:
+        """Several objectives or a constraint: the run has a Pareto front (``front.py``)."""
+        return len(self.metrics) > 1 or bool(self.constraints)
 
     def best_so_far(self) -> list[float]:
         """Best finite value among trials ``1..i`` for each ``i`` (NaN until one succeeds)."""

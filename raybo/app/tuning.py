@@ -45,8 +45,9 @@ def run_tuning(
     gpus_per_trial: float = 0.0,
     searcher: str = "gp",
     acquisition: str = "logei",
-    metric: str = "val_loss",
-    mode: str | None = None,
+    metric: str | list[str] = "val_loss",
+    mode: str | list[str] | None = None,
+    constraint: list[str] | None = None,
     seed: int = 0,
     storage: str | Path | None = None,
     asha: bool = False,
@@ -76,6 +77,9 @@ def run_tuning(
     ``{"CPU": ..., "GPU": ...}`` (the CLI passes its option names). ``prior``,
     ``prior_confidence``: GPSearch's (believed-best values); ``warm_start``: an earlier run
     directory of the same architecture whose finished trials GP search starts from.
+    ``metric``/``mode`` lists (several objectives) and ``constraint`` (``"inference_ms <= 2"``
+    strings) go to GPSearch only; Tune, the progress lines and ``value`` use the first metric
+    (Tune 2.60 takes no metric list; README "Several metrics and limits").
     """
     import ray
     from ray import tune
@@ -93,9 +97,14 @@ def run_tuning(
         raise ValueError(f"searcher must be 'gp' or 'random', got {searcher!r}")
     if storage is not None:
         check_storage(str(storage))
-    mode = mode or METRICS.get(metric)
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max' for metric {metric!r}, got {mode!r}")
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    modes = ([mode] if isinstance(mode, str) else list(mode)) if mode else \
+        [METRICS.get(m) for m in metrics]
+    if len(modes) != len(metrics) or any(m not in ("min", "max") for m in modes):
+        raise ValueError(f"mode must be 'min' or 'max' for each metric of {metrics}, got "
+                         f"{mode!r}")
+    several = len(metrics) > 1 or bool(constraint)
+    metric, mode = metrics[0], modes[0]  # what Tune, ASHA and the progress lines see
     if not ray.is_initialized():
         ray.init(**{**ray_init_kwargs(verbose), **(ray_init or {})})
     check_trial_fits(cpus_per_trial, gpus_per_trial, names=option_names)
@@ -103,8 +112,11 @@ def run_tuning(
     trainable = with_resources(get_trainable(arch), cpus_per_trial, gpus_per_trial)
     space = default_space(arch, epochs=epochs, data=data, seed=seed)
     if searcher == "gp":
+        objectives = ({"metric": metrics if len(metrics) > 1 else metric,
+                       "mode": modes if len(modes) > 1 else mode,
+                       "outcome_constraints": constraint} if several else {})
         alg = GPSearch(acquisition=acquisition, seed=seed, prior=prior,
-                       prior_confidence=prior_confidence)
+                       prior_confidence=prior_confidence, **objectives)
         if warm_start and not resume:  # a resumed searcher has them in its checkpoint
             alg.warm_start_from(warm_start, metric=metric, mode=mode)
         origin_of, limit = alg.trial_origin, concurrent  # GPSearch enforces the limit itself
@@ -156,7 +168,8 @@ def run_tuning(
         grid = tuner.fit()
     run = TuningRun(arch, metric, mode, searcher, [], tuned=_tuned_keys(space),
                     budget=trials, concurrent=concurrent, experiment_path=grid.experiment_path,
-                    max_running=callback.max_running if not resume else None)
+                    max_running=callback.max_running if not resume else None,
+                    metrics=metrics, modes=modes, constraints=list(constraint or []))
     if searcher == "gp":
         run.searcher = _fitted_searcher(alg, grid.experiment_path)
         run.diagnostics = run.searcher.diagnostics()
