@@ -174,3 +174,17 @@ def test_tune_cnn_on_val_loss_and_n_params_writes_the_front(tmp_path, capsys):
         assert (out / name).is_file()
     assert json.loads((out / "run.json").read_text())["options"]["metric"] == ["val_loss",
                                                                                "n_params"]
+
+
+def test_one_metric_with_a_constraint_keeps_the_best_feasible_trial(tmp_path):
+    run = _run(("inference_ms >= 0.8", "inference_ms <= 1.9"))
+    run.metrics, run.modes = ["val_loss"], ["min"]
+    paths = write_outputs(run, tmp_path)
+    assert "pareto" not in paths  # nothing to draw in one dimension; pareto.csv has the best
+    feasible = [r for r in run.rows if r["metrics"] and 0.8 <= r["metrics"]["inference_ms"] <= 1.9]
+    best = min(r["value"] for r in feasible)
+    assert min(r["value"] for r in run.rows if math.isfinite(r["value"])) < best  # infeasible
+    with open(paths["pareto_csv"]) as fh:
+        assert {float(r["val_loss"]) for r in csv.DictReader(fh)} == {best}
+    config = json.loads(paths["best_config"].read_text())
+    assert config in [r["config"] for r in feasible if r["value"] == best]
