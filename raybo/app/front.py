@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from raybo.app.results import TuningRun, status_label
+from raybo.app.results import TuningRun, short_names, status_label
 from raybo.outcomes import Outcomes, outcomes_from
 
 REF_SCALE = 0.1  # inferred reference point: nadir + 0.1 * range, GPSearch's own rule
@@ -143,8 +143,6 @@ def pareto_table(run: TuningRun, tuned: list[str] | None = None) -> str:
     if not rows:
         return (f"no feasible trial: none reported {', '.join(o.names)}"
                 + (f" with {' and '.join(map(str, o.constraints))}" if o.constraints else ""))
-    from raybo.app.report import short_names
-
     tuned = tuned or run.tuned
     header = ["trial", "origin", *o.names, *short_names(tuned)]
     lines = [header]

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from raybo.app.plots import plot_diagnostics, plot_trajectory
-from raybo.app.results import TuningRun, band_coverage, loo_reading, status_label
+from raybo.app.results import (
+    TuningRun,
+    band_coverage,
+    loo_reading,
+    short_names,
+    status_label,
+)
 from raybo.app.sensitivity_plots import plot_importance, plot_slices
 
 TABLE_ROWS = 5
@@ -46,14 +52,6 @@ def metric_columns(runs: Sequence[TuningRun]) -> list[str]:
     keys = {k for run in runs for r in run.rows for k in r.get("metrics", {})}
     first = [runs[0].metric] + [m for m in HEADLINE_METRICS if m != runs[0].metric]
     return [m for m in first if m in keys or m == runs[0].metric] + sorted(keys - set(first))
-
-
-def short_names(keys: list[str]) -> list[str]:
-    """Column titles for flattened config keys: the last component ("optim/lr" -> "lr"), the
-    parent for a bare "name" ("optim/name" -> "optim"), the full key if still ambiguous."""
-    short = [k.split("/")[-2] if k.endswith("/name") and "/" in k else k.split("/")[-1]
-             for k in keys]
-    return [s if short.count(s) == 1 else k for s, k in zip(short, keys)]
 
 
 def format_table(run: TuningRun, k: int = TABLE_ROWS) -> str:

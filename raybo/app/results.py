@@ -111,6 +111,14 @@ def trial_status(tune_status: str, failed: bool, value: float, metrics: dict[str
     return "TERMINATED", None
 
 
+def short_names(keys: list[str]) -> list[str]:
+    """Column titles for flattened config keys: the last component ("optim/lr" -> "lr"), the
+    parent for a bare "name" ("optim/name" -> "optim"), the full key if still ambiguous."""
+    short = [k.split("/")[-2] if k.endswith("/name") and "/" in k else k.split("/")[-1]
+             for k in keys]
+    return [s if short.count(s) == 1 else k for s, k in zip(short, keys)]
+
+
 def status_label(row: dict[str, Any]) -> str:
     """The status as tables and trials.csv show it: ``STOPPED (epoch 1)`` for a stopped trial."""
     if row["status"] == "STOPPED" and row.get("stopped_at") is not None:
