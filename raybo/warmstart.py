@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from raybo.metric import as_float
 
 USES = ("data", "prior")
 RUN_FILE, TRIALS_FILE = "run.json", "trials.json"  # a `raybo tune` run directory's files
@@ -61,24 +62,24 @@ def _trials(items: Sequence[Any], metric: str) -> list[Trial]:
 def _one(item: Any, metric: str) -> Trial | None:
     """One trial of any accepted form, or None if it has no result for ``metric``."""
     if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], dict):
-        return dict(item[0]), _value(item[1])
+        return dict(item[0]), as_float(item[1])
     if isinstance(item, dict):
         if "config" not in item:
             raise ValueError(f"warm start: a result dict needs a 'config' key; got keys "
                              f"{sorted(item)}")
         if item.get("error"):
             return dict(item["config"]), None
-        return (dict(item["config"]), _value(item[metric])) if metric in item else None
+        return (dict(item["config"]), as_float(item[metric])) if metric in item else None
     if hasattr(item, "last_result") and hasattr(item, "status"):  # a Tune Trial
         if item.status == "ERROR":
             return dict(item.config), None
         result = item.last_result or {}
-        return (dict(item.config), _value(result[metric])) if metric in result else None
+        return (dict(item.config), as_float(result[metric])) if metric in result else None
     if hasattr(item, "metrics") and hasattr(item, "config"):  # a Tune Result
         if getattr(item, "error", None) is not None:
             return dict(item.config), None
         metrics = item.metrics or {}
-        return (dict(item.config), _value(metrics[metric])) if metric in metrics else None
+        return (dict(item.config), as_float(metrics[metric])) if metric in metrics else None
     raise ValueError(f"warm start: cannot read a trial from a {type(item).__name__}")
 
 
@@ -95,16 +96,8 @@ def _run_dir_trials(path: Path, metric: str) -> list[Trial]:
                 out.append((row["config"], None))
                 continue
             value = row["value"] if doc["metric"] == metric else row["metrics"].get(metric)
-            out.append((row["config"], _value(value)))
+            out.append((row["config"], as_float(value)))
     return out
-
-
-def _value(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def best_config(trials: list[Trial], mode: str) -> dict[str, Any]:
