@@ -43,6 +43,8 @@ def past_trials(source: Any, metric: str) -> list[Trial]:
         from ray.tune import ExperimentAnalysis
 
         return _trials(ExperimentAnalysis(str(path)).trials, metric)
+    if hasattr(source, "last_result") and hasattr(source, "status"):  # one Tune Trial, as Ray's
+        return _trials([source], metric)                            # add_evaluated_trials takes
     trials = getattr(source, "trials", None)  # ExperimentAnalysis
     if trials is not None and not isinstance(source, (list, tuple)):
         return _trials(trials, metric)
@@ -50,8 +52,8 @@ def past_trials(source: Any, metric: str) -> list[Trial]:
             source, (dict, str, bytes)):  # a sequence, or a ResultGrid (indexed, not iterable)
         return _trials([source[i] for i in range(len(source))], metric)
     raise ValueError(f"warm start: cannot read trials from a {type(source).__name__}; give an "
-                     "ExperimentAnalysis, a ResultGrid, an experiment or run directory, or a "
-                     "list of results")
+                     "ExperimentAnalysis, a ResultGrid, a Trial, an experiment or run "
+                     "directory, or a list of results")
 
 
 def _trials(items: Sequence[Any], metric: str) -> list[Trial]:
